@@ -1,0 +1,3 @@
+from histbench.cli import main
+import sys
+sys.exit(main())

@@ -1,0 +1,131 @@
+"""The `histbench` command line.
+
+Every user-facing failure is a HistbenchError, printed as one line; a traceback means a bug
+in histbench, not in the user's input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from histbench import __version__, machine
+from histbench.config import Config, default_config, find_config, load_config
+from histbench.errors import HistbenchError
+from histbench.execute import ProcessEnv, Settings, run_suite
+from histbench.results import BenchmarkResult
+from histbench.suite import BenchmarkSpec, discover
+from histbench.text import format_value, render_table
+
+EXIT_OK, EXIT_ERROR, EXIT_BENCHMARK_FAILED = 0, 1, 2
+
+
+def _config(args: argparse.Namespace, required: bool = True) -> Config:
+    if args.config:
+        return load_config(Path(args.config))
+    try:
+        return load_config(find_config())
+    except HistbenchError:
+        if required:
+            raise
+        return default_config(Path.cwd())
+
+
+def _progress(stream) -> Callable[[int, int, BenchmarkSpec], None]:
+    def report(i: int, n: int, bench: BenchmarkSpec) -> None:
+        print(f"[{i + 1}/{n}] {bench.name}", file=stream, flush=True)
+
+    return report
+
+
+def result_rows(results: list[BenchmarkResult]) -> list[list[str]]:
+    rows = []
+    for r in results:
+        params = ", ".join(f"{k}={v}" for k, v in r.params.items())
+        if r.status != "ok" or r.stats is None:
+            rows.append([r.name, params, f"{r.status}: {r.reason or ''}"[:70], "", ""])
+            continue
+        s = r.stats
+        value = format_value(s.median, r.unit)
+        if s.n > 1:
+            value += (f" [{format_value(s.median_ci_low, r.unit)}, "
+                      f"{format_value(s.median_ci_high, r.unit)}]")
+        rows.append([r.name, params, value, str(s.n), str(len(s.outliers))])
+    return rows
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    config = _config(args, required=False)
+    suite = discover(sys.executable, config.benchmark_dir,
+                     default_timeout=config.default_timeout).select(args.bench)
+    settings = Settings.quick() if args.quick else Settings()
+    penv = ProcessEnv(python=sys.executable, benchmark_dir=config.benchmark_dir)
+    quiet = args.json
+    results = run_suite(penv, suite.benchmarks, settings,
+                        progress=None if quiet else _progress(sys.stderr))
+    failed = [r for r in results if r.status == "failed"]
+    if args.json:
+        print(json.dumps({"results": [r.to_dict() for r in results],
+                          "errors": [vars(e) for e in suite.errors]}, indent=1,
+                         allow_nan=False))
+    else:
+        header = ["benchmark", "params", "median [95% CI]", "n", "outliers"]
+        print(render_table(header, result_rows(results)))
+        for err in suite.errors:
+            print(f"error: {err}", file=sys.stderr)
+        print(f"\n{len(results) - len(failed)} ran, {len(failed)} failed, "
+              f"{len(suite.errors)} import errors", file=sys.stderr)
+    return EXIT_BENCHMARK_FAILED if failed or suite.errors else EXIT_OK
+
+
+def cmd_machine(args: argparse.Namespace) -> int:
+    config = _config(args, required=False)
+    results_dir = Path(args.results_dir) if args.results_dir else config.results_dir
+    record = machine.collect(args.machine)
+    path = machine.save(record, results_dir)
+    if args.json:
+        print(json.dumps(record.to_dict(), indent=1))
+    else:
+        print(machine.format_record(record))
+        print(f"saved {path}", file=sys.stderr)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="histbench", description="Benchmark a Python project across its git history.")
+    parser.add_argument("--version", action="version", version=f"histbench {__version__}")
+    parser.add_argument("--config", help="path to histbench.json (default: nearest one)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    dev = sub.add_parser("dev", help="run the working tree's suite in this interpreter")
+    dev.add_argument("-b", "--bench", action="append", help="regex of benchmarks to run")
+    dev.add_argument("--quick", action="store_true", help="one sample of one call each")
+    dev.add_argument("--json", action="store_true", help="print results as JSON")
+    dev.set_defaults(func=cmd_dev)
+
+    mach = sub.add_parser("machine", help="record this machine's description")
+    mach.add_argument("--machine", help="name to store results under (default: hostname)")
+    mach.add_argument("--results-dir", help="results folder (default: from config)")
+    mach.add_argument("--json", action="store_true")
+    mach.set_defaults(func=cmd_machine)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except HistbenchError as exc:
+        print(f"histbench: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("histbench: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

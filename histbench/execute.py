@@ -1,0 +1,357 @@
+"""Running worker processes: one round of one benchmark, with timeouts and crash recovery.
+
+Every round is a fresh process so that between-process variance (hash seeds, ASLR, memory
+layout) is sampled rather than frozen in. The parent owns the clock: a benchmark that hangs
+is killed with its whole process group, one that segfaults or calls ``os._exit`` is
+recorded as failed with the tail of its output, and the remaining parameter sets are run in
+a new process so one bad combination does not take the others down with it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from histbench.results import BenchmarkResult
+from histbench.suite import WORKER, BenchmarkSpec
+
+TAIL_CHARS = 2000
+POLL_SECONDS = 0.05
+
+
+@dataclass
+class Settings:
+    """Overrides of the suite's timing attributes for a whole run (None = the suite's own)."""
+
+    rounds: int | None = None
+    repeat: Any = None
+    number: int | None = None
+    warmup_time: float | None = None
+    sample_time: float | None = None
+
+    @classmethod
+    def quick(cls) -> Settings:
+        """One sample of one call: a smoke test that every benchmark still runs."""
+        return cls(rounds=1, repeat=1, number=1, warmup_time=0.0)
+
+    def rounds_for(self, bench: BenchmarkSpec) -> int:
+        return max(1, self.rounds if self.rounds is not None else bench.rounds)
+
+    def worker_config(self, bench: BenchmarkSpec, numbers: dict[int, int]) -> dict[str, Any]:
+        """``numbers``: loop counts calibrated earlier, per parameter set, reused so that
+        every round and every commit times the same amount of work."""
+        cfg: dict[str, Any] = {"rounds": self.rounds_for(bench),
+                               "numbers": {str(i): n for i, n in numbers.items()}}
+        for key in ("repeat", "warmup_time", "sample_time", "number"):
+            value = getattr(self, key)
+            if value is not None:
+                cfg[key] = value
+        return cfg
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if v is not None}
+
+
+@dataclass
+class Outcome:
+    """What one process said (or did not say) about one parameter set."""
+
+    status: str
+    samples: list[float] = field(default_factory=list)
+    number: int | None = None
+    reason: str | None = None
+    stderr_tail: str | None = None
+    started_at: float | None = None
+    duration: float | None = None
+
+
+@dataclass
+class ProcessEnv:
+    """Where and how workers run: the interpreter of the environment under test."""
+
+    python: str
+    benchmark_dir: Path
+    env: dict[str, str] | None = None
+    workdir: Path | None = None
+
+
+def _tail(path: Path) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - TAIL_CHARS))
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def _death_reason(returncode: int, log: Path) -> str:
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        what = {"SIGSEGV": " (segmentation fault)", "SIGABRT": " (abort)",
+                "SIGKILL": " (killed, out of memory?)"}.get(name, "")
+        return f"crashed with {name}{what}"
+    lines = [ln for ln in _tail(log).splitlines() if ln.strip()]
+    last = f": {lines[-1].strip()[:200]}" if lines else ""
+    return f"worker exited with status {returncode}{last}"
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
+
+
+class _EventReader:
+    """Reads complete JSON lines the worker appended since the last call."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.offset = 0
+
+    def read(self) -> list[dict]:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                chunk = f.read()
+        except FileNotFoundError:
+            return []
+        end = chunk.rfind(b"\n") + 1
+        self.offset += end
+        return [json.loads(line) for line in chunk[:end].splitlines() if line.strip()]
+
+
+def run_round(penv: ProcessEnv, bench: BenchmarkSpec, indices: list[int], settings: Settings,
+              *, numbers: dict[int, int] | None = None, cache_file: Path | None = None
+              ) -> dict[int, Outcome]:
+    """Run one round of ``bench`` for the given parameter-set indices, each in this round's
+    process; a process that dies takes only its in-flight parameter set with it."""
+    outcomes: dict[int, Outcome] = {}
+    remaining = list(indices)
+    with tempfile.TemporaryDirectory(prefix="histbench-run-", dir=penv.workdir) as tmp:
+        attempt = 0
+        while remaining:
+            attempt += 1
+            got = _run_process(penv, bench, remaining, settings, numbers or {}, cache_file,
+                               Path(tmp), attempt)
+            outcomes.update(got)
+            remaining = [i for i in remaining if i not in outcomes]
+    return outcomes
+
+
+def _run_process(penv: ProcessEnv, bench: BenchmarkSpec, indices: list[int],
+                 settings: Settings, numbers: dict[int, int], cache_file: Path | None,
+                 tmp: Path, attempt: int) -> dict[int, Outcome]:
+    events_file = tmp / f"events{attempt}.jsonl"
+    log = tmp / f"log{attempt}.txt"
+    spec = {
+        "benchmark_dir": str(penv.benchmark_dir),
+        "name": bench.name,
+        "param_indices": indices,
+        "cache_file": str(cache_file) if cache_file else None,
+        "events_file": str(events_file),
+        "config": settings.worker_config(bench, numbers),
+    }
+    spec_path = tmp / f"spec{attempt}.json"
+    spec_path.write_text(json.dumps(spec))
+    timeout = float(bench.timeout or 60.0)
+    outcomes: dict[int, Outcome] = {}
+    with open(log, "wb") as logf:
+        proc = subprocess.Popen([penv.python, str(WORKER), "run", str(spec_path)], cwd=tmp,
+                                stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
+                                env=penv.env, start_new_session=True)
+    reader = _EventReader(events_file)
+    inflight: int | None = None
+    deadline = time.monotonic() + timeout
+    timed_out = False
+    while True:
+        returncode = _wait(proc, deadline)
+        for event in reader.read():
+            index = event["index"]
+            if event["event"] == "start":
+                inflight, deadline = index, time.monotonic() + timeout
+            else:
+                outcomes[index] = _outcome(event, log)
+                inflight, deadline = None, time.monotonic() + timeout
+        if returncode is not None:
+            break
+        if time.monotonic() >= deadline:
+            timed_out = True
+            _kill_group(proc)
+            break
+    _kill_group(proc)  # reap anything the benchmark left behind in its group
+    lost = inflight if inflight is not None else next(
+        (i for i in indices if i not in outcomes), None)
+    if lost is not None and lost not in outcomes:
+        reason = (f"timed out after {timeout:g} s" if timed_out
+                  else _death_reason(proc.returncode, log))
+        outcomes[lost] = Outcome("failed", reason=reason, stderr_tail=_tail(log))
+    return outcomes
+
+
+def _wait(proc: subprocess.Popen, deadline: float) -> int | None:
+    try:
+        return proc.wait(timeout=max(0.0, min(POLL_SECONDS, deadline - time.monotonic())))
+    except subprocess.TimeoutExpired:
+        return None
+
+
+def _outcome(event: dict, log: Path) -> Outcome:
+    status = event["status"]
+    return Outcome(
+        status=status,
+        samples=[float(v) for v in event.get("samples", [])],
+        number=event.get("number"),
+        reason=event.get("reason"),
+        stderr_tail=_tail(log) if status == "failed" else None,
+        started_at=event.get("started_at"),
+        duration=event.get("duration"),
+    )
+
+
+@dataclass
+class CacheOutcome:
+    status: str
+    path: Path | None = None
+    reason: str | None = None
+    stderr_tail: str | None = None
+
+
+def run_setup_cache(penv: ProcessEnv, bench: BenchmarkSpec, tmp: Path) -> CacheOutcome:
+    """setup_cache runs once, in its own process, and its value is pickled for the rounds."""
+    key = bench.setup_cache_key or bench.name
+    stem = "".join(c if c.isalnum() else "_" for c in key)
+    out = tmp / f"cache_{stem}.pickle"
+    spec_path = tmp / f"cache_{stem}.json"
+    spec_path.write_text(json.dumps({"benchmark_dir": str(penv.benchmark_dir),
+                                     "name": bench.name, "out_file": str(out)}))
+    log = tmp / f"cache_{stem}.log"
+    timeout = float(bench.setup_cache_timeout or bench.timeout or 60.0)
+    with open(log, "wb") as logf:
+        proc = subprocess.Popen([penv.python, str(WORKER), "setup_cache", str(spec_path)],
+                                cwd=tmp, stdin=subprocess.DEVNULL, stdout=logf,
+                                stderr=subprocess.STDOUT, env=penv.env, start_new_session=True)
+    if _wait(proc, time.monotonic() + timeout) is None and _wait_long(proc, timeout) is None:
+        _kill_group(proc)
+        return CacheOutcome("failed", reason=f"setup_cache timed out after {timeout:g} s",
+                            stderr_tail=_tail(log))
+    status_file = Path(str(out) + ".status")
+    if proc.returncode != 0 or not status_file.exists():
+        reason = _death_reason(proc.returncode, log)
+        lines = [ln for ln in _tail(log).splitlines() if ln.strip()]
+        if proc.returncode > 0 and lines:
+            reason = f"setup_cache raised {lines[-1].strip()[:200]}"
+        return CacheOutcome("failed", reason=reason, stderr_tail=_tail(log))
+    status = json.loads(status_file.read_text())
+    if status["status"] == "skipped":
+        return CacheOutcome("skipped", reason="setup_cache raised NotImplementedError")
+    return CacheOutcome("ok", path=out)
+
+
+def _wait_long(proc: subprocess.Popen, timeout: float) -> int | None:
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None
+
+
+def combine(bench: BenchmarkSpec, rounds: list[dict[int, Outcome]]) -> list[BenchmarkResult]:
+    """Fold the rounds of one benchmark into one result per parameter set.
+
+    Samples stay grouped by process; a parameter set that failed in any round is reported
+    failed (a flaky benchmark should be seen, not averaged over).
+    """
+    results = []
+    for index, params in enumerate(bench.param_sets()):
+        outs = [r[index] for r in rounds if index in r]
+        result = BenchmarkResult(
+            name=bench.name, kind=bench.kind, params=params, param_index=index,
+            unit=bench.unit, version=bench.version, higher_is_better=bench.higher_is_better,
+        )
+        failed = next((o for o in outs if o.status == "failed"), None)
+        skipped = next((o for o in outs if o.status == "skipped"), None)
+        if failed or skipped or not outs:
+            bad = failed or skipped
+            result.status = bad.status if bad else "failed"
+            result.reason = bad.reason if bad else "not run"
+            result.stderr_tail = bad.stderr_tail if bad else None
+        else:
+            result.process_samples = [o.samples for o in outs]
+            result.number = outs[0].number
+            result.started_at = outs[0].started_at
+            result.duration = sum(o.duration or 0.0 for o in outs)
+            result.with_stats()
+        results.append(result)
+    return results
+
+
+def remember_numbers(numbers: dict[int, int], outcome: dict[int, Outcome]) -> None:
+    for index, out in outcome.items():
+        if out.number and index not in numbers:
+            numbers[index] = out.number
+
+
+def failed_results(bench: BenchmarkSpec, status: str, reason: str,
+                   tail: str | None = None) -> list[BenchmarkResult]:
+    """Every parameter set of a benchmark marked with one reason (setup_cache failed, ...)."""
+    return [BenchmarkResult(name=bench.name, kind=bench.kind, params=p, param_index=i,
+                            unit=bench.unit, version=bench.version,
+                            higher_is_better=bench.higher_is_better, status=status,
+                            reason=reason, stderr_tail=tail)
+            for i, p in enumerate(bench.param_sets())]
+
+
+def run_benchmark(penv: ProcessEnv, bench: BenchmarkSpec, settings: Settings, tmp: Path,
+                  caches: dict[str, CacheOutcome], *, numbers: dict[int, int] | None = None
+                  ) -> list[BenchmarkResult]:
+    """All rounds of one benchmark, back to back (the runner interleaves across commits)."""
+    cache_file = None
+    if bench.setup_cache_key:
+        if bench.setup_cache_key not in caches:
+            caches[bench.setup_cache_key] = run_setup_cache(penv, bench, tmp)
+        cache = caches[bench.setup_cache_key]
+        if cache.status != "ok":
+            return failed_results(bench, cache.status, cache.reason or "", cache.stderr_tail)
+        cache_file = cache.path
+    numbers = {} if numbers is None else numbers
+    indices = list(range(len(bench.param_sets())))
+    rounds: list[dict[int, Outcome]] = []
+    for _ in range(settings.rounds_for(bench)):
+        outcome = run_round(penv, bench, indices, settings, numbers=numbers,
+                            cache_file=cache_file)
+        rounds.append(outcome)
+        remember_numbers(numbers, outcome)
+        indices = [i for i in indices if outcome[i].status == "ok"]
+        if not indices:
+            break
+    return combine(bench, rounds)
+
+
+def run_suite(penv: ProcessEnv, benchmarks: list[BenchmarkSpec], settings: Settings,
+              progress: Callable[[int, int, BenchmarkSpec], None] | None = None,
+              numbers: dict[str, dict[int, int]] | None = None) -> list[BenchmarkResult]:
+    """Run every benchmark; ``numbers`` (benchmark -> parameter set -> loops) carries
+    calibrated loop counts to reuse and is filled in with new ones."""
+    numbers = {} if numbers is None else numbers
+    results: list[BenchmarkResult] = []
+    caches: dict[str, CacheOutcome] = {}
+    with tempfile.TemporaryDirectory(prefix="histbench-suite-", dir=penv.workdir) as tmp:
+        for i, bench in enumerate(benchmarks):
+            if progress:
+                progress(i, len(benchmarks), bench)
+            known = numbers.setdefault(bench.name, {})
+            results.extend(run_benchmark(penv, bench, settings, Path(tmp), caches, numbers=known))
+    return results

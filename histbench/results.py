@@ -1,0 +1,236 @@
+"""Result records and their JSON files: ``results/<machine>/<commit>-<env>.json``.
+
+One file per (machine, commit, environment) so that a run can save each commit the moment
+it finishes and a crash never costs more than the commit in flight. Files are strict JSON
+(no NaN), written atomically, and carry a schema name and version so that a foreign or
+corrupt file is recognised and named rather than half-read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from histbench.errors import HistbenchError
+from histbench.summary import Summary, summarize
+
+SCHEMA = "histbench-results"
+SCHEMA_VERSION = 1
+STATUSES = ("ok", "failed", "skipped")
+
+
+@dataclass
+class BenchmarkResult:
+    """One benchmark at one parameter set: the raw samples and what they say."""
+
+    name: str
+    kind: str
+    params: dict[str, str] = field(default_factory=dict)
+    param_index: int = 0
+    unit: str = "seconds"
+    version: str = ""
+    higher_is_better: bool = False
+    status: str = "ok"
+    reason: str | None = None
+    stderr_tail: str | None = None
+    process_samples: list[list[float]] = field(default_factory=list)
+    number: int | None = None
+    started_at: float | None = None
+    duration: float | None = None
+    stats: Summary | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def samples(self) -> list[float]:
+        return [v for group in self.process_samples for v in group]
+
+    @property
+    def key(self) -> tuple[str, tuple[tuple[str, str], ...]]:
+        """Identity across commits: name plus parameter values (not their position)."""
+        return self.name, tuple(self.params.items())
+
+    @property
+    def label(self) -> str:
+        if not self.params:
+            return self.name
+        return f"{self.name}({', '.join(f'{k}={v}' for k, v in self.params.items())})"
+
+    def with_stats(self) -> BenchmarkResult:
+        """Recompute the summary from the samples (the samples are the source of truth)."""
+        groups = [g for g in self.process_samples if g]
+        self.stats = summarize(self.samples, groups) if groups else None
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["stats"] = self.stats.to_dict() if self.stats else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BenchmarkResult:
+        data = dict(data)
+        stats = data.pop("stats", None)
+        result = cls(**data)
+        if result.status not in STATUSES:
+            raise ValueError(f"unknown status {result.status!r}")
+        result.stats = Summary.from_dict(stats) if stats else None
+        return result
+
+
+@dataclass
+class CommitInfo:
+    """What a result file needs to know of its commit to be read without the repo."""
+
+    hash: str
+    date: float = 0.0  # author date, seconds since the epoch
+    author: str = ""
+    subject: str = ""
+    parents: list[str] = field(default_factory=list)
+    branch: str = ""
+
+    @property
+    def short(self) -> str:
+        return self.hash[:8]
+
+
+@dataclass
+class RunResults:
+    """Everything measured for one commit in one environment on one machine."""
+
+    machine: str
+    env_name: str
+    commit: CommitInfo | None = None
+    python: str = ""
+    requirements: dict[str, str] = field(default_factory=dict)
+    histbench_version: str = ""
+    started_at: float | None = None
+    finished_at: float | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    build: dict[str, Any] = field(default_factory=lambda: {"status": "ok"})
+    results: list[BenchmarkResult] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def build_failed(self) -> bool:
+        return self.build.get("status") == "failed"
+
+    def by_key(self) -> dict[tuple, BenchmarkResult]:
+        return {r.key: r for r in self.results}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "schema_version": SCHEMA_VERSION,
+            "machine": self.machine,
+            "env_name": self.env_name,
+            "commit": asdict(self.commit) if self.commit else None,
+            "python": self.python,
+            "requirements": self.requirements,
+            "histbench_version": self.histbench_version,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "settings": self.settings,
+            "build": self.build,
+            "results": [r.to_dict() for r in self.results],
+            "errors": self.errors,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunResults:
+        commit = data.get("commit")
+        return cls(
+            machine=data["machine"],
+            env_name=data["env_name"],
+            commit=CommitInfo(**commit) if commit else None,
+            python=data.get("python", ""),
+            requirements=data.get("requirements", {}),
+            histbench_version=data.get("histbench_version", ""),
+            started_at=data.get("started_at"),
+            finished_at=data.get("finished_at"),
+            settings=data.get("settings", {}),
+            build=data.get("build", {"status": "ok"}),
+            results=[BenchmarkResult.from_dict(r) for r in data.get("results", [])],
+            errors=data.get("errors", []),
+        )
+
+
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_name(text: str) -> str:
+    """File-name-safe form of an environment or machine name."""
+    return _SAFE.sub("_", text).strip("_") or "default"
+
+
+def result_path(results_dir: Path, machine: str, commit_hash: str, env_name: str) -> Path:
+    return Path(results_dir) / safe_name(machine) / f"{commit_hash[:12]}-{safe_name(env_name)}.json"
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Temp file in the same folder, fsync, rename: a reader sees the old file or the new one.
+
+    ``allow_nan=False`` makes a NaN that slipped through a bug fail loudly here instead of
+    producing a file that strict JSON readers (browsers, jq) reject later.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(data, indent=1, sort_keys=False, allow_nan=False)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save(run: RunResults, results_dir: Path) -> Path:
+    if run.commit is None:
+        raise HistbenchError("cannot save results without a commit")
+    path = result_path(results_dir, run.machine, run.commit.hash, run.env_name)
+    write_json_atomic(path, run.to_dict())
+    return path
+
+
+def load(path: Path) -> RunResults:
+    """Read one result file; any problem is one line naming the file."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise HistbenchError(f"{path}: result file not found") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        where = f" (line {exc.lineno})" if isinstance(exc, json.JSONDecodeError) else ""
+        raise HistbenchError(f"{path}: corrupt result file, not valid JSON{where}") from None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        raise HistbenchError(f"{path}: not a histbench result file (no '{SCHEMA}' schema)")
+    if data.get("schema_version") != SCHEMA_VERSION:
+        raise HistbenchError(
+            f"{path}: result schema version {data.get('schema_version')!r} is not supported "
+            f"(this histbench reads version {SCHEMA_VERSION})"
+        )
+    try:
+        return RunResults.from_dict(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        detail = f"{type(exc).__name__}: {exc}"
+        raise HistbenchError(f"{path}: malformed result file ({detail})") from None
+
+
+def iter_result_files(results_dir: Path, machine: str) -> list[Path]:
+    folder = Path(results_dir) / safe_name(machine)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob("*.json") if p.name != "machine.json")
+
+
+def load_machine_results(results_dir: Path, machine: str) -> list[RunResults]:
+    return [load(p) for p in iter_result_files(results_dir, machine)]

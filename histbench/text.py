@@ -1,0 +1,39 @@
+"""Plain-text rendering shared by the commands: values with units, and aligned tables."""
+
+from __future__ import annotations
+
+import math
+
+_TIME_STEPS = ((1e-9, "ns"), (1e-6, "µs"), (1e-3, "ms"), (1.0, "s"))
+_BYTE_STEPS = ((1, "B"), (1024, "KiB"), (1024**2, "MiB"), (1024**3, "GiB"))
+
+
+def format_value(value: float, unit: str) -> str:
+    """Scale to a readable unit with 3-4 significant digits, so columns compare at a glance."""
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    if unit == "seconds":
+        return _scaled(value, _TIME_STEPS)
+    if unit == "bytes":
+        return _scaled(value, _BYTE_STEPS)
+    text = f"{value:.4g}"
+    return text if unit in ("unit", "") else f"{text} {unit}"
+
+
+def _scaled(value: float, steps: tuple[tuple[float, str], ...]) -> str:
+    scale, name = steps[0]
+    for factor, label in steps:
+        if abs(value) >= factor:
+            scale, name = factor, label
+    return f"{value / scale:.4g} {name}"
+
+
+def render_table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [len(h) for h in header]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip(),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+              for row in rows]
+    return "\n".join(lines)

@@ -1,0 +1,2 @@
+def time_nested():
+    "-".join(["a"] * 50)

@@ -1,0 +1,208 @@
+"""The measurement core end to end: discovery and real worker processes on real suites."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from histbench.execute import ProcessEnv, Settings, run_suite
+from histbench.suite import discover
+
+SUITES = Path(__file__).parent / "suites"
+FAST = Settings(warmup_time=0.0, sample_time=0.001)
+
+
+@pytest.fixture(scope="module")
+def full_results(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("work")
+    suite = discover(sys.executable, SUITES / "full")
+    penv = ProcessEnv(python=sys.executable, benchmark_dir=SUITES / "full", workdir=workdir)
+    results = run_suite(penv, suite.benchmarks, FAST)
+    return suite, {(r.name, tuple(r.params.values())): r for r in results}
+
+
+@pytest.fixture(scope="module")
+def broken_results(tmp_path_factory):
+    suite = discover(sys.executable, SUITES / "broken")
+    penv = ProcessEnv(python=sys.executable, benchmark_dir=SUITES / "broken",
+                      workdir=tmp_path_factory.mktemp("work"))
+    results = run_suite(penv, suite.benchmarks, Settings(rounds=1, repeat=2, warmup_time=0.0))
+    return suite, {(r.name, tuple(r.params.values())): r for r in results}
+
+
+def test_discovery_finds_every_kind_and_nested_modules(full_results):
+    suite, _ = full_results
+    names = {b.name for b in suite.benchmarks}
+    assert {"bench_features.time_function", "bench_features.timeraw_import_json",
+            "bench_features.mem_list", "bench_features.peakmem_big_alloc",
+            "bench_features.track_accuracy", "bench_features.Sorting.time_sorted",
+            "nested.bench_inner.time_nested"} <= names
+    assert suite.errors == []
+
+
+def test_attributes_follow_function_class_module_lookup(full_results):
+    suite, _ = full_results
+    by_name = {b.name: b for b in suite.benchmarks}
+    assert by_name["bench_features.time_function"].pretty_name == "Sum of 200 ints"
+    assert by_name["bench_features.time_function"].rounds == 2  # from the module
+    cached = by_name["bench_features.Cached.time_use_cache"]
+    assert (cached.rounds, cached.version, cached.timeout) == (1, "v7", 30)
+    sorting = by_name["bench_features.Sorting.time_sorted"]
+    assert sorting.param_names == ["size", "container"]
+    assert sorting.params == [["10", "1000"], ["'list'", "'tuple'"]]
+    assert (sorting.number, sorting.repeat) == (5, 4)
+    track = by_name["bench_features.track_accuracy"]
+    assert (track.unit, track.higher_is_better) == ("fraction", True)
+    assert by_name["bench_features.mem_list"].unit == "bytes"
+
+
+def test_version_defaults_to_source_hash_and_changes_with_the_code(tmp_path):
+    bench_dir = tmp_path / "benchmarks"
+    bench_dir.mkdir()
+    (bench_dir / "b.py").write_text("def time_x():\n    pass\n")
+    before = discover(sys.executable, bench_dir).benchmarks[0].version
+    (bench_dir / "b.py").write_text("def time_x():\n    return 1\n")
+    after = discover(sys.executable, bench_dir).benchmarks[0].version
+    assert len(before) == 64 and before != after
+
+
+def test_parameter_product_gives_one_result_each(full_results):
+    _, results = full_results
+    combos = [k[1] for k in results if k[0] == "bench_features.Sorting.time_sorted"]
+    assert sorted(combos) == sorted([("10", "'list'"), ("10", "'tuple'"),
+                                     ("1000", "'list'"), ("1000", "'tuple'")])
+    big = results[("bench_features.Sorting.time_sorted", ("1000", "'list'"))]
+    small = results[("bench_features.Sorting.time_sorted", ("10", "'list'"))]
+    assert big.stats.median > 5 * small.stats.median
+    assert big.number == 5  # the suite's fixed number wins over calibration
+
+
+def test_samples_are_kept_per_process(full_results):
+    _, results = full_results
+    r = results[("bench_features.Sorting.time_sorted", ("10", "'list'"))]
+    assert len(r.process_samples) == 2 and all(len(g) == 4 for g in r.process_samples)
+    assert r.stats.n == 8 and r.stats.n_groups == 2
+    calibrated = results[("bench_features.time_function", ())]
+    assert calibrated.number >= 1 and len(calibrated.process_samples) == 2
+
+
+def test_setup_not_implemented_skips(full_results):
+    _, results = full_results
+    skipped = results[("bench_features.OnlyBig.time_range", ("1",))]
+    assert skipped.status == "skipped" and "too small to matter" in skipped.reason
+    assert results[("bench_features.OnlyBig.time_range", ("100",))].status == "ok"
+
+
+def test_setup_cache_runs_once_and_feeds_benchmarks(full_results):
+    _, results = full_results
+    assert results[("bench_features.Cached.track_cache_len", ())].samples == [100.0]
+    assert results[("bench_features.Cached.time_use_cache", ())].status == "ok"
+
+
+def test_setup_cache_shared_by_two_benchmarks_runs_once(tmp_path):
+    suite = discover(sys.executable, SUITES / "full").select(["Cached"])
+    calls = tmp_path / "calls"
+    penv = ProcessEnv(python=sys.executable, benchmark_dir=SUITES / "full",
+                      env=dict(os.environ, HISTBENCH_TEST_CALLS=str(calls)))
+    results = run_suite(penv, suite.benchmarks, Settings.quick())
+    assert len(results) == 2 and all(r.status == "ok" for r in results)
+    assert calls.read_text() == "x"
+
+
+def test_mem_peakmem_track_values(full_results):
+    _, results = full_results
+    mem = results[("bench_features.mem_list", ())]
+    assert 8000 <= mem.samples[0] <= 9000  # 1000 pointers + list header
+    peak = results[("bench_features.peakmem_big_alloc", ())]
+    assert peak.samples[0] > 64 * 1024 * 1024
+    assert results[("bench_features.track_accuracy", ())].samples == [0.93, 0.93]
+    assert results[("bench_features.Sorting.track_size", ("1000", "'tuple'"))].samples[0] == 1000
+
+
+def test_timeraw_runs_in_fresh_interpreters(full_results):
+    _, results = full_results
+    r = results[("bench_features.timeraw_import_json", ())]
+    assert r.status == "ok" and r.stats.n >= 10
+    assert 1e-6 < r.stats.median < 0.5  # a first import of json, not a cached one (~ns)
+
+
+def test_every_kind_of_failure_is_recorded(broken_results):
+    suite, results = broken_results
+    [import_error] = suite.errors
+    assert import_error.file.endswith("bench_import_error.py")
+    assert "this_module_does_not_exist" in import_error.error
+
+    def reason(name, params=()):
+        r = results[(f"bench_failures.{name}", params)]
+        assert r.status == "failed", name
+        return r.reason
+
+    assert reason("time_raises") == "raised ValueError: boom"
+    assert "boom" in results[("bench_failures.time_raises", ())].stderr_tail
+    assert reason("time_exits") == "benchmark called sys.exit(3)"
+    assert reason("time_hard_exit").startswith("worker exited with status 7")
+    assert reason("time_segfault") == "crashed with SIGSEGV (segmentation fault)"
+    assert reason("time_hangs") == "timed out after 1 s"
+    assert "not a number" in reason("track_not_a_number")
+    assert results[("bench_failures.time_fine", ())].status == "ok"
+
+
+def test_a_crash_in_one_parameter_set_spares_the_others(broken_results):
+    _, results = broken_results
+    name = "bench_failures.Partial.time_crash_on_two"
+    assert results[(name, ("2",))].status == "failed"
+    assert "SIGSEGV" in results[(name, ("2",))].reason
+    assert results[(name, ("1",))].status == "ok"
+    assert results[(name, ("3",))].status == "ok"
+
+
+def test_benchmarks_do_not_import_the_working_tree(tmp_path):
+    """The suite's parent folder must not be importable: it would shadow the installed
+    project with the working tree and every commit would measure the same code."""
+    project = tmp_path / "proj"
+    (project / "benchmarks").mkdir(parents=True)
+    (project / "shadowme.py").write_text("VALUE = 'working tree'\n")
+    (project / "benchmarks" / "b.py").write_text(
+        "def track_importable():\n"
+        "    try:\n"
+        "        import shadowme  # noqa: F401\n"
+        "    except ImportError:\n"
+        "        return 0\n"
+        "    return 1\n")
+    suite = discover(sys.executable, project / "benchmarks")
+    penv = ProcessEnv(python=sys.executable, benchmark_dir=project / "benchmarks")
+    [result] = run_suite(penv, suite.benchmarks, Settings.quick())
+    assert result.samples == [0.0]
+
+
+def test_worker_imports_only_the_standard_library():
+    import ast
+
+    tree = ast.parse((Path(__file__).parent.parent / "histbench" / "worker.py").read_text())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add((node.module or "").split(".")[0])
+    stdlib = set(sys.stdlib_module_names) | {"__future__"}
+    assert imported and imported <= stdlib, imported - stdlib
+
+
+def test_worker_runs_without_histbench_installed(tmp_path):
+    """Old commits' environments do not have histbench: run the worker file copied alone."""
+    lone = tmp_path / "lone"
+    lone.mkdir()
+    shutil.copy(Path(__file__).parent.parent / "histbench" / "worker.py", lone / "worker.py")
+    import subprocess
+
+    spec = tmp_path / "spec.json"
+    out = tmp_path / "out.json"
+    spec.write_text(f'{{"benchmark_dir": "{SUITES / "full"}", "out_file": "{out}"}}')
+    subprocess.run([sys.executable, "-S", str(lone / "worker.py"), "discover", str(spec)],
+                   check=True, cwd=tmp_path)
+    assert '"bench_features.time_function"' in out.read_text()
