@@ -1,3 +1,5 @@
-from histbench.cli import main
 import sys
+
+from histbench.cli import main
+
 sys.exit(main())

@@ -85,7 +85,8 @@ def test_matches_statistics_and_numpy(samples: list[float]) -> None:
     assert close(s.mad, mad, scale)
     if len(samples) >= 2:
         assert close(s.std, statistics.stdev(samples), scale, rel=1e-7)
-        assert close(s.std, float(np.std(samples, ddof=1)), scale, rel=1e-7)
+        if scale > 1e-150:  # numpy's own squares underflow below that; ours do not
+            assert close(s.std, float(np.std(samples, ddof=1)), scale, rel=1e-7)
     else:
         assert s.std == 0.0
     check_invariants(s, samples)

@@ -1,0 +1,98 @@
+"""Result files: round trips, strict JSON, atomic writes, and one-line errors on bad files."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from histbench import results
+from histbench.errors import HistbenchError
+from histbench.results import BenchmarkResult, CommitInfo, RunResults
+
+
+def make_run(n_results: int = 3) -> RunResults:
+    runs = [
+        BenchmarkResult(name=f"m.time_{i}", kind="time", params={"n": str(i)}, param_index=i,
+                        version="abc", process_samples=[[1.0 + i, 1.1 + i], [0.9 + i]],
+                        number=10).with_stats()
+        for i in range(n_results)
+    ]
+    runs.append(BenchmarkResult(name="m.time_bad", kind="time", status="failed",
+                                reason="raised ValueError: x", stderr_tail="Traceback..."))
+    return RunResults(machine="box", env_name="virtualenv-py3.11",
+                      commit=CommitInfo(hash="a" * 40, date=1.7e9, author="A", subject="s",
+                                        parents=["b" * 40], branch="main"),
+                      python="3.11", results=runs, settings={"rounds": 2})
+
+
+def test_round_trip(tmp_path):
+    run = make_run()
+    path = results.save(run, tmp_path)
+    assert path == tmp_path / "box" / f"{'a' * 12}-virtualenv-py3.11.json"
+    loaded = results.load(path)
+    assert loaded.to_dict() == run.to_dict()
+    assert loaded.results[0].stats == run.results[0].stats
+    assert loaded.results[1].samples == [2.0, 2.1, 1.9]
+    assert loaded.results[-1].reason == "raised ValueError: x"
+
+
+def test_files_are_strict_json_with_schema(tmp_path):
+    path = results.save(make_run(), tmp_path)
+    data = json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(f"bare {c}"))
+    assert data["schema"] == "histbench-results" and data["schema_version"] == 1
+    r = data["results"][0]
+    for key in ("mean", "std", "median", "ci_low", "ci_high", "median_ci_low", "outliers"):
+        assert key in r["stats"]
+
+
+def test_nan_never_reaches_disk(tmp_path):
+    run = make_run()
+    run.results[0].extra["bad"] = math.nan
+    with pytest.raises(ValueError):
+        results.save(run, tmp_path)
+    assert not list(tmp_path.rglob("*.json")) and not list(tmp_path.rglob("*.tmp"))
+
+
+def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
+    run = make_run()
+    path = results.save(run, tmp_path)
+    before = path.read_text()
+    run.results[0].extra["bad"] = math.inf
+    with pytest.raises(ValueError):
+        results.save(run, tmp_path)
+    assert path.read_text() == before
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
+@pytest.mark.parametrize("content, words", [
+    ('{"schema": "histbench-results", "schema_version": 1, "machine": ', "not valid JSON"),
+    ("\x00\xff garbage", "not valid JSON"),
+    ('{"result_columns": [], "version": 2}', "not a histbench result file"),
+    ('{"schema": "histbench-results", "schema_version": 99}', "schema version 99"),
+    ('{"schema": "histbench-results", "schema_version": 1}', "malformed result file"),
+    ('{"schema": "histbench-results", "schema_version": 1, "machine": "m", "env_name": "e",'
+     ' "results": [{"name": "x", "kind": "time", "status": "weird"}]}', "malformed"),
+])
+def test_corrupt_or_foreign_files_name_themselves(tmp_path, content, words):
+    path = tmp_path / "m" / "deadbeef-env.json"
+    path.parent.mkdir()
+    path.write_text(content, errors="surrogateescape")
+    with pytest.raises(HistbenchError) as info:
+        results.load(path)
+    assert str(path) in str(info.value) and words in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_listing_skips_machine_json(tmp_path):
+    results.save(make_run(), tmp_path)
+    (tmp_path / "box" / "machine.json").write_text("{}")
+    assert len(results.load_machine_results(tmp_path, "box")) == 1
+    assert results.load_machine_results(tmp_path, "other") == []
+
+
+def test_key_ignores_param_position():
+    a = BenchmarkResult(name="x", kind="time", params={"n": "1"}, param_index=0)
+    b = BenchmarkResult(name="x", kind="time", params={"n": "1"}, param_index=5)
+    assert a.key == b.key and a.label == "x(n=1)"
