@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from histbench import __version__, machine
@@ -17,6 +19,7 @@ from histbench.config import Config, default_config, find_config, load_config
 from histbench.errors import HistbenchError
 from histbench.execute import ProcessEnv, Settings, run_suite
 from histbench.results import BenchmarkResult
+from histbench.runner import Runner, RunOptions
 from histbench.suite import BenchmarkSpec, discover
 from histbench.text import format_value, render_table
 
@@ -94,6 +97,42 @@ def cmd_machine(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    config = _config(args)
+    options = RunOptions(
+        range_spec=args.range, bench=args.bench, quick=args.quick, machine=args.machine,
+        python=args.python, dry_run=args.dry_run, shard=args.shard, steps=args.steps,
+        skip_existing=args.skip_existing, interleave=args.interleave,
+        settings=Settings(rounds=args.rounds, repeat=args.repeat))
+    runner = Runner(config, options, progress_stream=sys.stderr)
+    with _terminate_as_interrupt():
+        report = runner.run()
+    if args.dry_run:
+        for info in report.commits:
+            print(f"{info.short}  {info.subject}")
+        print(f"{len(report.commits)} commits to run, {report.skipped_existing} already "
+              "measured", file=sys.stderr)
+        return EXIT_OK
+    print(f"{len(report.saved)} commits measured, {report.skipped_existing} skipped as "
+          f"already measured, {report.build_failures} failed to build, "
+          f"{report.bench_failures} benchmark failures", file=sys.stderr)
+    return report.exit_code
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """A kill (SIGTERM) unwinds like Ctrl-C: the worker in flight is killed, and every
+    commit already saved stays saved."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="histbench", description="Benchmark a Python project across its git history.")
@@ -106,6 +145,24 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--quick", action="store_true", help="one sample of one call each")
     dev.add_argument("--json", action="store_true", help="print results as JSON")
     dev.set_defaults(func=cmd_dev)
+
+    run = sub.add_parser("run", help="benchmark a range of commits, each in an isolated env")
+    run.add_argument("range", help="A..B, HEAD~N..HEAD, a branch, a commit, ALL, NEW, "
+                                   "EXISTING or HASHFILE:path")
+    run.add_argument("-b", "--bench", action="append", help="regex of benchmarks to run")
+    run.add_argument("--quick", action="store_true", help="one sample of one call each")
+    run.add_argument("--machine", help="machine name to store results under")
+    run.add_argument("--python", help="one of the configured pythons (or a version/path)")
+    run.add_argument("--dry-run", action="store_true", help="list the commits, run nothing")
+    run.add_argument("--shard", help="I/N: run every N-th commit starting at the I-th")
+    run.add_argument("--steps", type=int, help="sample N evenly spaced commits of the range")
+    run.add_argument("--skip-existing", action="store_true",
+                     help="skip commits already measured on this machine")
+    run.add_argument("--interleave", action="store_true",
+                     help="alternate rounds across commits so machine drift averages out")
+    run.add_argument("--rounds", type=int, help="processes per benchmark (overrides suite)")
+    run.add_argument("--repeat", type=int, help="samples per process (overrides suite)")
+    run.set_defaults(func=cmd_run)
 
     mach = sub.add_parser("machine", help="record this machine's description")
     mach.add_argument("--machine", help="name to store results under (default: hostname)")

@@ -168,11 +168,21 @@ def _run_process(penv: ProcessEnv, bench: BenchmarkSpec, indices: list[int],
     spec_path = tmp / f"spec{attempt}.json"
     spec_path.write_text(json.dumps(spec))
     timeout = float(bench.timeout or 60.0)
-    outcomes: dict[int, Outcome] = {}
     with open(log, "wb") as logf:
         proc = subprocess.Popen([penv.python, str(WORKER), "run", str(spec_path)], cwd=tmp,
                                 stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
                                 env=penv.env, start_new_session=True)
+    try:
+        return _watch(proc, indices, events_file, log, timeout)
+    except BaseException:
+        _kill_group(proc)  # Ctrl-C or a kill of the parent must not orphan the worker
+        raise
+
+
+def _watch(proc: subprocess.Popen, indices: list[int], events_file: Path, log: Path,
+           timeout: float) -> dict[int, Outcome]:
+    """Follow the worker's events; the per-parameter-set deadline restarts at each one."""
+    outcomes: dict[int, Outcome] = {}
     reader = _EventReader(events_file)
     inflight: int | None = None
     deadline = time.monotonic() + timeout

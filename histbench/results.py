@@ -114,6 +114,7 @@ class RunResults:
     build: dict[str, Any] = field(default_factory=lambda: {"status": "ok"})
     results: list[BenchmarkResult] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
+    complete: bool = True  # False while an interleaved run has rounds still to do
 
     @property
     def build_failed(self) -> bool:
@@ -138,6 +139,7 @@ class RunResults:
             "build": self.build,
             "results": [r.to_dict() for r in self.results],
             "errors": self.errors,
+            "complete": self.complete,
         }
 
     @classmethod
@@ -156,6 +158,7 @@ class RunResults:
             build=data.get("build", {"status": "ok"}),
             results=[BenchmarkResult.from_dict(r) for r in data.get("results", [])],
             errors=data.get("errors", []),
+            complete=data.get("complete", True),
         )
 
 
