@@ -103,6 +103,7 @@ def make_repo(path: Path, commits: list[ToyCommit], *, config: dict | None = Non
         (path / PACKAGE / "__init__.py").write_text(_module(commit.work))
         git(path, "add", "-A")
         subject = commit.subject or f"commit {i}: work={commit.work}"
-        git(path, "commit", "-q", "-m", subject, "--date", f"2026-01-{i + 1:02d}T12:00:00")
+        date = f"2026-01-{i % 28 + 1:02d}T12:{i // 28 % 60:02d}:00"
+        git(path, "commit", "-q", "--allow-empty", "-m", subject, "--date", date)
         hashes.append(git(path, "rev-parse", "HEAD"))
     return hashes

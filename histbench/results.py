@@ -163,6 +163,7 @@ class RunResults:
 
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_RESULT_NAME = re.compile(r"^[0-9a-f]{7,40}-.+\.json$")
 
 
 def safe_name(text: str) -> str:
@@ -232,7 +233,7 @@ def iter_result_files(results_dir: Path, machine: str) -> list[Path]:
     folder = Path(results_dir) / safe_name(machine)
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.glob("*.json") if p.name != "machine.json")
+    return sorted(p for p in folder.glob("*.json") if _RESULT_NAME.match(p.name))
 
 
 def load_machine_results(results_dir: Path, machine: str) -> list[RunResults]:

@@ -1,0 +1,249 @@
+"""`histbench run` over real git histories, in real virtualenvs, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from toyrepo import ToyCommit, git
+
+from histbench import results
+from histbench.config import load_config
+from histbench.gitrepo import Repo, resolve_range, shard, spaced
+
+
+def histbench(repo: Path, *args: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "histbench", *args], cwd=repo,
+                          capture_output=True, text=True, timeout=600, **kw)
+
+
+def load_all(repo: Path, machine: str = "m") -> dict[str, results.RunResults]:
+    runs = results.load_machine_results(repo / "results", machine)
+    return {r.commit.hash: r for r in runs}
+
+
+def median(run: results.RunResults, name: str = "bench_toy.time_compute") -> float:
+    return next(r for r in run.results if r.name == name).stats.median
+
+
+HISTORY = [ToyCommit(), ToyCommit(), ToyCommit(builds=False), ToyCommit(),
+           ToyCommit(work=60_000), ToyCommit(work=60_000)]
+
+
+def test_history_run_records_builds_failures_and_the_slow_commit(toy_repo):
+    repo, hashes = toy_repo(HISTORY)
+    status_before = git(repo, "status", "--porcelain")
+    head_before = git(repo, "rev-parse", "HEAD")
+    proc = histbench(repo, "run", "main", "--machine", "m")
+    assert proc.returncode == 3, proc.stderr  # a commit failed to build
+    runs = load_all(repo)
+    assert set(runs) == set(hashes)
+    broken = runs[hashes[2]]
+    assert broken.build_failed and broken.results == []
+    assert "not valid TOML" in broken.build["reason"]
+    fast = [median(runs[h]) for h in hashes[:2] + hashes[3:4]]
+    slow = [median(runs[h]) for h in hashes[4:]]
+    assert min(slow) >= 2.5 * max(fast), (fast, slow)
+    tracked = [next(r for r in runs[h].results if r.name == "bench_toy.track_work").samples
+               for h in hashes[4:]]
+    assert tracked == [[60000.0], [60000.0]]
+    info = runs[hashes[4]].commit
+    assert info.subject == "commit 4: work=60000" and info.parents == [hashes[3]]
+    assert info.author == "Toy Author" and info.branch == "main" and info.date > 0
+    # The user's checkout is exactly as it was.
+    assert git(repo, "status", "--porcelain") == status_before
+    assert git(repo, "rev-parse", "HEAD") == head_before
+    assert (repo / "results" / "m" / "machine.json").exists()
+
+
+def test_rerun_uses_the_wheel_cache_and_same_calibration(toy_repo):
+    repo, hashes = toy_repo([ToyCommit(), ToyCommit(work=30_000)])
+    assert histbench(repo, "run", "main", "--machine", "m").returncode == 0
+    first = load_all(repo)
+    proc = histbench(repo, "run", "main", "--machine", "m")
+    assert proc.returncode == 0, proc.stderr
+    second = load_all(repo)
+    for h in hashes:
+        assert second[h].build["cached"] is True
+        t1 = next(r for r in first[h].results if r.name == "bench_toy.time_compute")
+        t2 = next(r for r in second[h].results if r.name == "bench_toy.time_compute")
+        assert t1.number == t2.number  # like-for-like: calibrated once, reused
+    n0 = next(r for r in second[hashes[0]].results if r.kind == "time").number
+    n1 = next(r for r in second[hashes[1]].results if r.kind == "time").number
+    assert n0 == n1  # later commits reuse the first commit's loop count
+
+
+def test_interrupted_run_resumes_with_skip_existing(toy_repo):
+    repo, hashes = toy_repo([ToyCommit(work=400_000)] * 4)
+    proc = subprocess.Popen([sys.executable, "-m", "histbench", "run", "main", "--machine", "m"],
+                            cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    folder = repo / "results" / "m"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and len(results.iter_result_files(repo / "results",
+                                                                        "m")) < 1:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=60)
+    done = {p.name: p.stat().st_mtime_ns for p in results.iter_result_files(repo / "results",
+                                                                           "m")}
+    assert 1 <= len(done) < 4
+    assert not list(folder.glob("*.tmp")) and not list(folder.glob(".*.tmp"))
+    for path in results.iter_result_files(repo / "results", "m"):
+        results.load(path)  # every file left behind is whole
+    resumed = histbench(repo, "run", "main", "--machine", "m", "--skip-existing")
+    assert resumed.returncode == 0, resumed.stderr
+    after = {p.name: p.stat().st_mtime_ns for p in results.iter_result_files(repo / "results",
+                                                                            "m")}
+    assert len(after) == 4
+    assert all(after[name] == mtime for name, mtime in done.items())  # nothing redone
+    assert f"{len(done)} skipped as already measured" in resumed.stderr
+
+
+def test_interleaved_rounds(toy_repo):
+    repo, hashes = toy_repo([ToyCommit(), ToyCommit(work=60_000)])
+    proc = histbench(repo, "run", "main", "--machine", "m", "--interleave", "--rounds", "2")
+    assert proc.returncode == 0, proc.stderr
+    runs = load_all(repo)
+    for h in hashes:
+        r = next(r for r in runs[h].results if r.name == "bench_toy.time_compute")
+        assert len(r.process_samples) == 2 and runs[h].complete
+        assert runs[h].settings["interleave"] is True
+    assert median(runs[hashes[1]]) > 2 * median(runs[hashes[0]])
+
+
+def test_lock_stops_a_second_writer(toy_repo):
+    from histbench.runner import results_lock
+
+    repo, _ = toy_repo([ToyCommit()])
+    with results_lock(repo / "results"):
+        proc = histbench(repo, "run", "main", "--machine", "m")
+    assert proc.returncode == 1
+    assert "another histbench run" in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_dry_run_quick_bench_filter_and_shard(toy_repo):
+    repo, hashes = toy_repo([ToyCommit()] * 4)
+    proc = histbench(repo, "run", "HEAD~2..HEAD", "--dry-run", "--machine", "m")
+    assert proc.returncode == 0
+    assert [line.split()[0] for line in proc.stdout.splitlines()] == [h[:8] for h in hashes[2:]]
+    assert not (repo / "results" / "m").exists()
+    proc = histbench(repo, "run", "ALL", "--quick", "-b", "track", "--shard", "2/2",
+                     "--machine", "m")
+    assert proc.returncode == 0, proc.stderr
+    runs = load_all(repo)
+    assert set(runs) == {hashes[1], hashes[3]}
+    assert {r.name for run in runs.values() for r in run.results} == {"bench_toy.track_work"}
+
+
+def test_benchmark_failure_exit_code(toy_repo):
+    repo, _ = toy_repo([ToyCommit()])
+    bench = repo / "benchmarks" / "bench_toy.py"
+    bench.write_text(bench.read_text() + "\n\ndef time_broken():\n    raise RuntimeError('x')\n")
+    proc = histbench(repo, "run", "HEAD", "--machine", "m")
+    assert proc.returncode == 2, proc.stderr
+    [run] = load_all(repo).values()
+    broken = next(r for r in run.results if r.name == "bench_toy.time_broken")
+    assert broken.reason == "raised RuntimeError: x"
+
+
+def test_range_specs(toy_repo, tmp_path):
+    repo, hashes = toy_repo([ToyCommit()] * 6)
+    r = Repo(repo)
+
+    def spec(s: str, measured=frozenset()) -> list[str]:
+        return [c.hash for c in resolve_range(r, s, branches=["main"], measured=set(measured))]
+
+    assert spec("HEAD~3..HEAD") == hashes[3:]
+    assert spec(hashes[2]) == [hashes[2]]
+    assert spec("main") == hashes and spec("ALL") == hashes
+    assert spec("NEW", {hashes[3]}) == hashes[4:]
+    assert spec("NEW") == hashes
+    assert spec("EXISTING", {hashes[1], hashes[4]}) == [hashes[1], hashes[4]]
+    hashfile = tmp_path / "hashes.txt"
+    hashfile.write_text(f"{hashes[5]}\n# comment\n{hashes[0][:10]}\n")
+    assert spec(f"HASHFILE:{hashfile}") == [hashes[5], hashes[0]]
+    steps = [c.hash for c in resolve_range(r, "ALL", branches=["main"], measured=set(),
+                                           steps=3)]
+    assert steps == [hashes[0], hashes[2], hashes[5]] or steps == [hashes[0], hashes[3],
+                                                                     hashes[5]]
+
+
+@pytest.mark.parametrize("bad", ["nope..HEAD", "deadbeef"])
+def test_bad_range_is_one_line(toy_repo, bad):
+    repo, _ = toy_repo([ToyCommit()])
+    proc = histbench(repo, "run", bad, "--machine", "m")
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
+    assert bad in proc.stderr
+
+
+def test_spaced_and_shard():
+    assert spaced(list(range(10)), 4) == [0, 3, 6, 9]
+    assert spaced([1, 2], 5) == [1, 2]
+    assert shard(list(range(7)), "1/3") == [0, 3, 6]
+    assert shard(list(range(7)), "3/3") == [2, 5]
+
+
+def test_config_repo_and_envs_from_histbench_json(toy_repo, shared_env_dir):
+    repo, _ = toy_repo([ToyCommit()])
+    config = load_config(repo / "histbench.json")
+    assert config.env_dir == shared_env_dir and config.repo_path.resolve() == repo.resolve()
+
+
+def test_sigterm_kills_the_worker_and_keeps_saved_commits(toy_repo):
+    repo, _ = toy_repo([ToyCommit()])
+    bench = repo / "benchmarks" / "bench_toy.py"
+    bench.write_text(bench.read_text() + "\n\ndef time_sleepy():\n    import time\n"
+                     "    time.sleep(30)\n")
+    proc = subprocess.Popen([sys.executable, "-m", "histbench", "run", "HEAD", "--machine", "m",
+                             "-b", "sleepy"], cwd=repo, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    worker = None
+    while time.monotonic() < deadline and worker is None:
+        out = subprocess.run(["pgrep", "-f", "worker.py run"], capture_output=True, text=True)
+        pids = [int(p) for p in out.stdout.split()]
+        worker = next((p for p in pids if _is_descendant_of(p, proc.pid)), None)
+        time.sleep(0.1)
+    assert worker is not None
+    proc.terminate()
+    proc.wait(timeout=30)
+    time.sleep(0.2)
+    assert not Path(f"/proc/{worker}").exists() or _is_zombie(worker)
+    assert proc.returncode == 130
+
+
+def _session_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[3])
+
+
+def _is_descendant_of(pid: int, ancestor: int) -> bool:
+    while pid > 1:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return False
+        pid = int(stat.rsplit(")", 1)[1].split()[1])
+        if pid == ancestor:
+            return True
+    return False
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def test_results_are_json_files_per_commit(toy_repo):
+    repo, hashes = toy_repo([ToyCommit()])
+    assert histbench(repo, "run", "HEAD", "--machine", "m").returncode == 0
+    [path] = results.iter_result_files(repo / "results", "m")
+    data = json.loads(path.read_text())
+    assert data["commit"]["hash"] == hashes[0] and data["env_name"].startswith("virtualenv-py")
+    assert os.path.basename(path).startswith(hashes[0][:12])
