@@ -14,10 +14,10 @@ from pathlib import Path
 PACKAGE = Path(__file__).parent.parent / "histbench"
 
 LAYERS = {
-    "measurement": {"worker"},
+    "measurement": {"worker", "pep517_build"},
     "core": {"__init__", "errors", "config"},
     "storage": {"summary", "results", "machine"},
-    "orchestration": {"suite", "execute"},
+    "orchestration": {"suite", "execute", "gitrepo", "environments", "runner", "progress"},
     "analysis": set(),
     "presentation": {"cli", "__main__", "text"},
 }

@@ -247,3 +247,32 @@ def test_results_are_json_files_per_commit(toy_repo):
     data = json.loads(path.read_text())
     assert data["commit"]["hash"] == hashes[0] and data["env_name"].startswith("virtualenv-py")
     assert os.path.basename(path).startswith(hashes[0][:12])
+
+
+def test_uv_environments(toy_repo):
+    repo, hashes = toy_repo([ToyCommit(), ToyCommit(work=60_000)], environment_type="uv")
+    proc = histbench(repo, "run", "main", "--machine", "m")
+    assert proc.returncode == 0, proc.stderr
+    runs = load_all(repo)
+    assert {r.env_name for r in runs.values()} == {f"uv-py{sys.version_info[0]}."
+                                                   f"{sys.version_info[1]}"}
+    assert median(runs[hashes[1]]) > 2 * median(runs[hashes[0]])
+
+
+def test_progress_bar_on_a_terminal_and_plain_lines_in_ci():
+    import io
+
+    from histbench.progress import Progress
+
+    live = io.StringIO()
+    bar = Progress(4, live, live=True)
+    bar.position("commit 1/4 abc")
+    bar.advance()
+    bar.message("abc failed to build")
+    assert "\r" in live.getvalue() and "ETA" in live.getvalue()
+    assert " 25%" in live.getvalue() and "abc failed to build\n" in live.getvalue()
+    plain = io.StringIO()
+    ci = Progress(4, plain, live=False)
+    ci.position("commit 1/4 abc")
+    ci.advance()
+    assert plain.getvalue() == "commit 1/4 abc\n"
