@@ -1,0 +1,203 @@
+"""Comparing two sets of measurements: is B really different from A, and by how much?
+
+Default test: Welch's t-test on log samples. Timing noise is multiplicative and skewed to
+the right; on the log scale it is close to symmetric, a change is a shift, and the
+interval of that shift turns straight into a confidence interval of the ratio, which is
+what a user asks about ("12% slower, 8% to 16%"). Mann-Whitney U (``method="mannwhitney"``)
+is available for heavy-tailed data; it gives a p-value but its interval is the same
+log-scale interval.
+
+Samples from one process are correlated (hash seeds, memory layout, a noisy neighbour
+during that process's life). Treating 2 processes x 10 samples as 20 independent values
+makes a t-test wildly overconfident when processes disagree. So when per-process groups
+are given and a one-way ANOVA says the processes differ (p < 0.05 on either side), the
+test runs on per-process medians: fewer values, honest variance.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from scipy import stats as sps
+
+METHODS = ("welch", "mannwhitney")
+PROCESS_EFFECT_P = 0.05
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """B against A. ``ratio`` > 1 means B's values are larger (slower, for times)."""
+
+    ratio: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    effect_size: float | None  # Hedges' g on the analysed scale; None when undefined
+    significant: bool
+    method: str
+    level: str  # "samples" or "processes": what the test counted as independent values
+    n_a: int
+    n_b: int
+    alpha: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _as_groups(data: Sequence) -> list[np.ndarray]:
+    """Accept flat samples or per-process groups; always return groups."""
+    if len(data) and all(isinstance(g, (list, tuple, np.ndarray)) for g in data):
+        groups = [np.asarray(g, dtype=float) for g in data if len(g)]
+    else:
+        groups = [np.asarray(data, dtype=float)]
+    groups = [g for g in groups if g.size]
+    if not groups:
+        raise ValueError("no samples to compare")
+    for g in groups:
+        if not np.all(np.isfinite(g)):
+            raise ValueError("samples must be finite numbers")
+    return groups
+
+
+def processes_differ(groups: list[np.ndarray]) -> bool:
+    """One-way ANOVA across processes: do they disagree more than their samples do?"""
+    usable = [g for g in groups if g.size >= 2]
+    if len(usable) < 2:
+        return False
+    if all(np.ptp(g) == 0 for g in usable):
+        return len({float(g[0]) for g in usable}) > 1
+    with np.errstate(all="ignore"):
+        p = sps.f_oneway(*usable).pvalue
+    return bool(np.isfinite(p) and p < PROCESS_EFFECT_P)
+
+
+def _log_groups(data: Sequence, log: bool) -> list[np.ndarray]:
+    groups = _as_groups(data)
+    return [np.log(g) for g in groups] if log else groups
+
+
+def _values_at(groups: list[np.ndarray], level: str) -> np.ndarray:
+    if level == "processes":
+        return np.array([np.median(g) for g in groups])
+    return np.concatenate(groups)
+
+
+def analysed_values(data: Sequence, *, log: bool) -> tuple[np.ndarray, str]:
+    """The values a test treats as independent, and which level they are."""
+    groups = _log_groups(data, log)
+    level = "processes" if processes_differ(groups) else "samples"
+    return _values_at(groups, level), level
+
+
+def _all_positive(*datas: Sequence) -> bool:
+    return all(np.all(g > 0) for d in datas for g in _as_groups(d))
+
+
+def _median(data: Sequence) -> float:
+    return float(np.median(np.concatenate(_as_groups(data))))
+
+
+def compare(a: Sequence, b: Sequence, *, alpha: float = 0.05,
+            method: str = "welch") -> Comparison:
+    """Compare B with A; both may be flat samples or per-process groups."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}")
+    if not 0 < alpha < 1:
+        raise ValueError("alpha must be between 0 and 1")
+    log = _all_positive(a, b)
+    ga, gb = _log_groups(a, log), _log_groups(b, log)
+    # Both sides at the same level: if either side's processes disagree, neither side's
+    # samples can be taken as independent.
+    level = "processes" if processes_differ(ga) or processes_differ(gb) else "samples"
+    xa, xb = _values_at(ga, level), _values_at(gb, level)
+    med_a, med_b = _median(a), _median(b)
+    ratio = med_b / med_a if med_a != 0 else (1.0 if med_b == 0 else math.inf)
+    diff, se, dof = _welch_parts(xa, xb)
+    p = _p_value(xa, xb, diff, se, dof, method)
+    centre = math.log(ratio) if log and math.isfinite(ratio) and ratio > 0 else None
+    ci_low, ci_high = _ratio_interval(centre, ratio, se, dof, alpha, log, med_a)
+    effect = _hedges_g(xa, xb)
+    return Comparison(ratio=_finite(ratio), ci_low=_finite(ci_low), ci_high=_finite(ci_high),
+                      p_value=p, effect_size=effect, significant=p < alpha, method=method,
+                      level=level, n_a=int(xa.size), n_b=int(xb.size), alpha=alpha)
+
+
+def _welch_parts(xa: np.ndarray, xb: np.ndarray) -> tuple[float, float, float]:
+    """Difference of means, its standard error, and Welch-Satterthwaite degrees of freedom."""
+    diff = float(xb.mean() - xa.mean())
+    va = xa.var(ddof=1) / xa.size if xa.size > 1 else 0.0
+    vb = xb.var(ddof=1) / xb.size if xb.size > 1 else 0.0
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return diff, 0.0, 1.0
+    num = (va + vb) ** 2
+    den = (va**2 / (xa.size - 1) if xa.size > 1 else 0) + (
+        vb**2 / (xb.size - 1) if xb.size > 1 else 0)
+    return diff, se, num / den if den > 0 else 1.0
+
+
+def _p_value(xa, xb, diff, se, dof, method) -> float:
+    if xa.size < 2 and xb.size < 2:
+        return 1.0  # one value each: nothing says how noisy they are
+    if se == 0:
+        return 1.0 if diff == 0 else 0.0
+    if method == "mannwhitney":
+        with np.errstate(all="ignore"):
+            p = sps.mannwhitneyu(xa, xb, alternative="two-sided").pvalue
+    else:
+        p = 2 * sps.t.sf(abs(diff) / se, dof)
+    return float(min(1.0, max(0.0, p))) if np.isfinite(p) else 1.0
+
+
+def _ratio_interval(centre, ratio, se, dof, alpha, log, med_a) -> tuple[float, float]:
+    """Centred on the ratio of medians (what is reported), spread from the log-scale SE."""
+    half = float(sps.t.ppf(1 - alpha / 2, dof)) * se if se > 0 else 0.0
+    if log and centre is not None:
+        return math.exp(centre - half), math.exp(centre + half)
+    if med_a == 0:
+        return ratio, ratio
+    return ratio - half / abs(med_a), ratio + half / abs(med_a)
+
+
+def _hedges_g(xa: np.ndarray, xb: np.ndarray) -> float | None:
+    na, nb = xa.size, xb.size
+    if na + nb < 3:
+        return None
+    pooled = ((na - 1) * (xa.var(ddof=1) if na > 1 else 0) +
+              (nb - 1) * (xb.var(ddof=1) if nb > 1 else 0)) / (na + nb - 2)
+    if pooled <= 0:
+        return None
+    d = (xb.mean() - xa.mean()) / math.sqrt(pooled)
+    correction = 1 - 3 / (4 * (na + nb) - 9) if na + nb > 2 else 1.0
+    return float(d * correction)
+
+
+def _finite(x: float) -> float:
+    return float(np.clip(x, -1.7976931348623157e308, 1.7976931348623157e308))
+
+
+def minimum_detectable_effect(data: Sequence, *, alpha: float = 0.05,
+                              power: float = 0.95) -> float | None:
+    """Smallest relative change that a comparison of two runs like this one would detect
+    with the given power: (t_{1-alpha/2} + t_{power}) * sd * sqrt(2/n) on the log scale.
+
+    Measured at the level the test would use (processes when they disagree), so a
+    benchmark whose processes wander gets the honest, larger figure. None when the noise
+    cannot be estimated (fewer than 2 values).
+    """
+    log = _all_positive(data)
+    values, _ = analysed_values(data, log=log)
+    if values.size < 2:
+        return None
+    sd = float(values.std(ddof=1))
+    dof = 2 * values.size - 2
+    delta = (sps.t.ppf(1 - alpha / 2, dof) + sps.t.ppf(power, dof)) * sd * math.sqrt(
+        2 / values.size)
+    if log:
+        return float(math.expm1(delta))
+    centre = abs(float(np.median(values)))
+    return float(delta / centre) if centre > 0 else None
