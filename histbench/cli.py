@@ -14,10 +14,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from histbench import __version__, machine
+from histbench import __version__, cli_analysis, machine
+from histbench.asv_import import import_asv
 from histbench.config import Config, default_config, find_config, load_config
 from histbench.errors import HistbenchError
 from histbench.execute import ProcessEnv, Settings, run_suite
+from histbench.gitrepo import Repo
 from histbench.results import BenchmarkResult
 from histbench.runner import Runner, RunOptions
 from histbench.suite import BenchmarkSpec, discover
@@ -133,6 +135,35 @@ def _terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def cmd_import_asv(args: argparse.Namespace) -> int:
+    config = _config(args, required=False)
+    results_dir = Path(args.results_dir) if args.results_dir else config.results_dir
+    describe = _describer(config)
+    report = import_asv(Path(args.asv_results), results_dir, describe=describe)
+    for line in report.skipped:
+        print(f"skipped: {line}", file=sys.stderr)
+    print(f"imported {len(report.imported)} result files for "
+          f"{', '.join(report.machines) or 'no machine'} into {results_dir}; "
+          f"{len(report.skipped)} skipped", file=sys.stderr)
+    return EXIT_BENCHMARK_FAILED if report.skipped else EXIT_OK
+
+
+def _describer(config: Config):
+    """Commit subjects and authors from the configured repo, where it has the commit."""
+    try:
+        repo = Repo(config.repo_path)
+    except HistbenchError:
+        return None
+
+    def describe(sha: str):
+        try:
+            return repo.info(repo.rev(sha))
+        except (HistbenchError, ValueError):
+            return None
+
+    return describe
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="histbench", description="Benchmark a Python project across its git history.")
@@ -164,6 +195,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--repeat", type=int, help="samples per process (overrides suite)")
     run.set_defaults(func=cmd_run)
 
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--machine", help="machine whose results to use")
+        if p.prog.split()[-1] in ("compare", "regressions", "show"):
+            p.add_argument("--env", help="environment name (default: the most used)")
+
+    cli_analysis.add_parsers(sub, common)
+
+    imp = sub.add_parser("import-asv", help="convert an asv results folder into histbench's")
+    imp.add_argument("asv_results", help="asv's results folder (with benchmarks.json)")
+    imp.add_argument("--results-dir", help="histbench results folder (default: from config)")
+    imp.set_defaults(func=cmd_import_asv)
+
     mach = sub.add_parser("machine", help="record this machine's description")
     mach.add_argument("--machine", help="name to store results under (default: hostname)")
     mach.add_argument("--results-dir", help="results folder (default: from config)")
@@ -175,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if hasattr(args, "analysis"):
+            return args.analysis(_config(args), args)
         return args.func(args)
     except HistbenchError as exc:
         print(f"histbench: error: {exc}", file=sys.stderr)

@@ -51,8 +51,11 @@ class Repo:
 
 
 def _git_message(exc: git.GitCommandError) -> str:
-    lines = [ln.strip() for ln in str(exc.stderr or "").splitlines() if ln.strip()]
-    return lines[-1].removeprefix("stderr: ").strip("'") if lines else "git failed"
+    """git's own explanation: its ``fatal:`` line, not the usage hint that follows it."""
+    lines = [ln.strip().removeprefix("stderr: ").strip("'").strip()
+             for ln in str(exc.stderr or "").splitlines() if ln.strip()]
+    fatal = [ln for ln in lines if ln.startswith(("fatal:", "error:"))]
+    return (fatal or lines or ["git failed"])[0]
 
 
 def resolve_range(repo: Repo, spec: str, *, branches: list[str], measured: set[str],

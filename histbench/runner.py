@@ -56,6 +56,7 @@ class RunOptions:
     skip_existing: bool = False
     interleave: bool = False
     settings: Settings = field(default_factory=Settings)
+    commits: list[str] | None = None  # explicit commits (any refs), instead of range_spec
 
 
 @dataclass
@@ -169,8 +170,12 @@ class Runner:
     def plan(self, env: Environment, machine_name: str) -> tuple[list[CommitInfo], int]:
         repo = Repo(self.config.repo_path)
         measured = self._measured(machine_name, env.name)
-        commits = resolve_range(repo, self.options.range_spec, branches=self.config.branches,
-                                measured=set(measured), steps=self.options.steps)
+        if self.options.commits is not None:
+            commits = repo.infos(dict.fromkeys(repo.rev(c) for c in self.options.commits))
+        else:
+            commits = resolve_range(repo, self.options.range_spec,
+                                    branches=self.config.branches, measured=set(measured),
+                                    steps=self.options.steps)
         if self.options.shard:
             commits = shard(commits, self.options.shard)
         skipped = 0
@@ -207,11 +212,11 @@ class Runner:
                 report.skipped_existing += skipped
             return report
         with results_lock(self.config.results_dir):
+            plans = [(env, *self.plan(env, record.name)) for env in envs]
             machine.save(record, self.config.results_dir)
             for warning in record.noise_warnings():
                 self._message(f"warning: {warning}")
-            for env in envs:
-                commits, skipped = self.plan(env, record.name)
+            for env, commits, skipped in plans:
                 report.commits += commits
                 report.skipped_existing += skipped
                 if commits:
@@ -270,8 +275,25 @@ class Runner:
                 ctx.progress.message(f"error: {err}")
         return ctx.suite
 
+    def _merge_previous(self, ctx: _Context, info: CommitInfo,
+                        found: list[results.BenchmarkResult]) -> list[results.BenchmarkResult]:
+        """A run of some benchmarks (-b) adds to a commit's file; it never drops the
+        results of the benchmarks it did not run."""
+        if not self.options.bench:
+            return found
+        path = results.result_path(self.config.results_dir, ctx.machine, info.hash,
+                                   ctx.env.name)
+        try:
+            old = results.load(path)
+        except HistbenchError:
+            return found
+        fresh = {r.key for r in found}
+        return [r for r in old.results if r.key not in fresh] + found
+
     def _record(self, ctx: _Context, prepared: Prepared, started: float,
                 found: list[results.BenchmarkResult], complete: bool = True) -> Path:
+        if prepared.ok:
+            found = self._merge_previous(ctx, prepared.info, found)
         run = RunResults(
             machine=ctx.machine, env_name=ctx.env.name, commit=prepared.info,
             python=ctx.env.version, requirements=ctx.env.requirements,

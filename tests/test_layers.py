@@ -16,10 +16,10 @@ PACKAGE = Path(__file__).parent.parent / "histbench"
 LAYERS = {
     "measurement": {"worker", "pep517_build"},
     "core": {"__init__", "errors", "config"},
-    "storage": {"summary", "results", "machine"},
+    "storage": {"summary", "results", "machine", "asv_import"},
     "orchestration": {"suite", "execute", "gitrepo", "environments", "runner", "progress"},
-    "analysis": set(),
-    "presentation": {"cli", "__main__", "text"},
+    "analysis": {"stats", "detect", "history", "compare", "regressions", "bisect"},
+    "presentation": {"cli", "__main__", "text", "tables", "cli_analysis"},
 }
 ALLOWED = {
     "measurement": set(),

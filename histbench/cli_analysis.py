@@ -1,0 +1,258 @@
+"""The analysis commands: compare, continuous, regressions, bisect, show.
+
+Thin glue: resolve what the user named (refs, machines), load results, call the analysis
+layer, print. Measuring (continuous, bisect) goes through the runner, the analysis itself
+never does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from histbench import results
+from histbench.bisect import bisect
+from histbench.compare import compare_runs, has_regression
+from histbench.config import Config
+from histbench.errors import HistbenchError
+from histbench.execute import Settings
+from histbench.gitrepo import Repo
+from histbench.history import History, load_history, pick_machine
+from histbench.regressions import find_changes
+from histbench.results import CommitInfo, RunResults
+from histbench.runner import Runner, RunOptions
+from histbench.stats import minimum_detectable_effect
+from histbench.tables import (
+    changes_json,
+    changes_markdown,
+    changes_text,
+    compare_json,
+    compare_markdown,
+    compare_text,
+)
+from histbench.text import format_value, render_table
+
+EXIT_OK, EXIT_REGRESSION = 0, 1
+
+
+def history_order(config: Config) -> list[str] | None:
+    """First-parent order of the configured branches, or None without a usable repo."""
+    try:
+        repo = Repo(config.repo_path)
+    except HistbenchError:
+        return None
+    order: list[str] = []
+    for branch in config.branches:
+        try:
+            order += repo.first_parent(branch)
+        except HistbenchError:
+            continue
+    return list(dict.fromkeys(order)) or None
+
+
+def load(config: Config, args: argparse.Namespace) -> History:
+    machine = pick_machine(config.results_dir, getattr(args, "machine", None))
+    return load_history(config.results_dir, machine, env_name=getattr(args, "env", None),
+                        order=history_order(config))
+
+
+def resolve_run(config: Config, history: History, spec: str) -> RunResults:
+    """A ref git knows, or a hash prefix of a measured commit."""
+    sha = spec
+    try:
+        sha = Repo(config.repo_path).rev(spec)
+    except HistbenchError:
+        pass
+    matches = [h for h in history.runs if h.startswith(sha.lower())]
+    if len(matches) != 1:
+        why = "is ambiguous" if matches else "has no results"
+        raise HistbenchError(f"commit {spec!r} {why} on machine {history.machine} "
+                             f"(env {history.env_name})")
+    return history.runs[matches[0]]
+
+
+def emit_compare(rows, a: RunResults, b: RunResults, args: argparse.Namespace) -> None:
+    title = f"histbench: {a.commit.short} → {b.commit.short} on {a.machine}"
+    shown = [r for r in rows if r.changed] if args.only_changed else rows
+    if args.format == "json":
+        meta = {"a": a.commit.hash, "b": b.commit.hash, "machine": a.machine,
+                "alpha": args.alpha, "factor": args.factor}
+        print(compare_json(shown, meta))
+    elif args.format == "markdown":
+        print(compare_markdown(shown, title))
+    else:
+        print(title)
+        print(compare_text(shown))
+    if getattr(args, "summary", None):
+        Path(args.summary).write_text(compare_markdown(shown, title))
+
+
+def cmd_compare(config: Config, args: argparse.Namespace) -> int:
+    history = load(config, args)
+    a, b = resolve_run(config, history, args.a), resolve_run(config, history, args.b)
+    rows = compare_runs(a, b, alpha=args.alpha, factor=args.factor)
+    emit_compare(rows, a, b, args)
+    return EXIT_REGRESSION if has_regression(rows) else EXIT_OK
+
+
+def cmd_continuous(config: Config, args: argparse.Namespace) -> int:
+    options = RunOptions(range_spec="", commits=[args.base, args.head], bench=args.bench,
+                         machine=args.machine, interleave=True, quick=args.quick,
+                         settings=Settings(rounds=args.rounds))
+    report = Runner(config, options, progress_stream=sys.stderr).run()
+    if report.build_failures:
+        raise HistbenchError("a commit failed to build; see its result file for the log")
+    runs = {r.commit.hash: r for r in map(results.load, report.saved)}
+    base, head = (runs[Repo(config.repo_path).rev(c)] for c in (args.base, args.head))
+    rows = compare_runs(base, head, alpha=args.alpha, factor=args.factor)
+    emit_compare(rows, base, head, args)
+    return EXIT_REGRESSION if has_regression(rows) else EXIT_OK
+
+
+def cmd_regressions(config: Config, args: argparse.Namespace) -> int:
+    history = load(config, args)
+    changes = find_changes(history, alpha=args.alpha, threshold=config.threshold_for)
+    if not args.all:
+        changes = [c for c in changes if c.regression]
+    if args.format == "json":
+        print(changes_json(changes, {"machine": history.machine, "env": history.env_name,
+                                     "commits": len(history.commits)}))
+    elif args.format == "markdown":
+        print(changes_markdown(changes))
+    else:
+        print(changes_text(changes) if changes else "no significant steps found")
+    return EXIT_OK
+
+
+def cmd_bisect(config: Config, args: argparse.Namespace) -> int:
+    repo = Repo(config.repo_path)
+    shas = repo.first_parent(f"{repo.rev(args.good)}..{repo.rev(args.bad)}")
+    commits = repo.infos([repo.rev(args.good), *shas])
+    pattern = args.bench
+    pinned: dict[str, int] = {}
+
+    def measure(commit: CommitInfo) -> list[list[float]]:
+        options = RunOptions(range_spec="", commits=[commit.hash], bench=[pattern],
+                             machine=args.machine, settings=Settings(rounds=args.rounds))
+        report = Runner(config, options, progress_stream=_Quiet()).run()
+        run = results.load(report.saved[0])
+        wanted = [r for r in run.results if r.status == "ok"]
+        if len({r.key for r in wanted}) > 1:
+            raise HistbenchError(f"-b {pattern!r} matches several benchmarks or parameter "
+                                 f"sets ({', '.join(sorted(r.label for r in wanted)[:4])}"
+                                 "...); make it match exactly one")
+        pinned[commit.hash] = pinned.get(commit.hash, 0) + 1
+        print(f"measured {commit.short} ({pinned[commit.hash]}x): "
+              f"{wanted[0].stats.median if wanted else 'no result'}", file=sys.stderr)
+        return wanted[0].process_samples if wanted else []
+
+    found = bisect(commits, measure, alpha=args.alpha)
+    ev = found.evidence
+    print(f"culprit: {found.culprit.hash} {found.culprit.subject}")
+    print(f"last good: {found.last_good.hash} {found.last_good.subject}")
+    print(f"evidence: ratio {ev.ratio:.3f} [{ev.ci_low:.3f}, {ev.ci_high:.3f}], "
+          f"p = {ev.p_value:.2g} ({ev.method} on {ev.level}, n = {ev.n_a} vs {ev.n_b})")
+    print(f"{len(found.probes)} probes, {found.measured_commits} of {len(commits)} commits "
+          "measured")
+    for p in found.probes:
+        print(f"  {p.commit.short}: {p.side:15s} vs good {p.vs_good.ratio:.3f} "
+              f"(p {p.vs_good.p_value:.2g}), vs bad {p.vs_bad.ratio:.3f} "
+              f"(p {p.vs_bad.p_value:.2g}), {p.measurements} measurement(s)")
+    return EXIT_OK
+
+
+class _Quiet:
+    """Progress goes nowhere during bisect: its own lines say what is measured."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+def cmd_show(config: Config, args: argparse.Namespace) -> int:
+    history = load(config, args)
+    run = resolve_run(config, history, args.commit) if args.commit else \
+        history.runs[history.commits[-1].hash]
+    rows, data = [], []
+    for r in run.results:
+        mde = minimum_detectable_effect(r.process_samples) if r.status == "ok" else None
+        entry = {**r.to_dict(), "minimum_detectable_effect": mde}
+        data.append(entry)
+        if r.status != "ok" or r.stats is None:
+            rows.append([r.label, f"{r.status}: {r.reason or ''}"[:60], "", "", ""])
+            continue
+        s = r.stats
+        rows.append([r.label, format_value(s.median, r.unit),
+                     f"[{format_value(s.median_ci_low, r.unit)}, "
+                     f"{format_value(s.median_ci_high, r.unit)}]", str(s.n),
+                     f"can detect changes >= {100 * mde:.1f}% with 95% power"
+                     if mde is not None else "too few samples to tell"])
+    if args.format == "json":
+        print(json.dumps({"commit": run.commit.hash, "machine": run.machine,
+                          "env": run.env_name, "results": data}, indent=1))
+    else:
+        print(f"{run.commit.short} {run.commit.subject}  ({run.machine}, {run.env_name})")
+        print(render_table(["benchmark", "median", "95% CI", "n", "sensitivity"], rows))
+    return EXIT_OK
+
+
+def add_parsers(sub, common) -> None:
+    """Register the analysis commands on the main parser's subparsers."""
+    def formats(p):
+        p.add_argument("--format", choices=["text", "json", "markdown"], default="text")
+
+    def stats_opts(p):
+        p.add_argument("--alpha", type=float, default=0.05, help="significance level")
+        p.add_argument("--factor", type=float, default=1.1,
+                       help="a significant change must be at least this many times worse "
+                            "to count as a regression (default 1.1)")
+        p.add_argument("--only-changed", action="store_true")
+
+    c = sub.add_parser("compare", help="compare the results of two commits")
+    c.add_argument("a")
+    c.add_argument("b")
+    stats_opts(c)
+    formats(c)
+    common(c)
+    c.set_defaults(analysis=cmd_compare)
+
+    k = sub.add_parser("continuous", help="measure BASE and HEAD interleaved, then compare")
+    k.add_argument("base")
+    k.add_argument("head")
+    k.add_argument("-b", "--bench", action="append")
+    k.add_argument("--quick", action="store_true")
+    k.add_argument("--rounds", type=int, help="processes per benchmark and commit")
+    k.add_argument("--summary", help="write a Markdown summary here (CI job summary, PR)")
+    stats_opts(k)
+    formats(k)
+    common(k)
+    k.set_defaults(analysis=cmd_continuous)
+
+    r = sub.add_parser("regressions", help="every detected step of every benchmark")
+    r.add_argument("--alpha", type=float, default=0.05, help="family-wise false-alarm rate")
+    r.add_argument("--all", action="store_true", help="improvements too")
+    formats(r)
+    common(r)
+    r.set_defaults(analysis=cmd_regressions)
+
+    b = sub.add_parser("bisect", help="find the commit that changed a benchmark")
+    b.add_argument("good")
+    b.add_argument("bad")
+    b.add_argument("-b", "--bench", required=True, help="regex matching one benchmark")
+    b.add_argument("--alpha", type=float, default=0.05)
+    b.add_argument("--rounds", type=int, default=None, help="processes per probe")
+    common(b)
+    b.set_defaults(analysis=cmd_bisect)
+
+    s = sub.add_parser("show", help="results of one commit, with each benchmark's sensitivity")
+    s.add_argument("commit", nargs="?")
+    s.add_argument("--format", choices=["text", "json"], default="text")
+    common(s)
+    s.set_defaults(analysis=cmd_show)

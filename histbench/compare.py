@@ -1,0 +1,93 @@
+"""Every benchmark of two result sets side by side, with a verdict a CI job can act on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from histbench.results import BenchmarkResult, RunResults
+from histbench.stats import Comparison, compare
+
+VERDICT_ORDER = ("regression", "improvement", "failed", "version changed", "new", "gone",
+                 "no change", "not significant")
+
+
+@dataclass
+class Row:
+    name: str
+    params: dict[str, str]
+    unit: str
+    verdict: str
+    a: BenchmarkResult | None
+    b: BenchmarkResult | None
+    comparison: Comparison | None = None
+
+    @property
+    def label(self) -> str:
+        if not self.params:
+            return self.name
+        return f"{self.name}({', '.join(f'{k}={v}' for k, v in self.params.items())})"
+
+    @property
+    def changed(self) -> bool:
+        return self.verdict in ("regression", "improvement", "failed", "version changed")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "params": self.params, "unit": self.unit,
+            "verdict": self.verdict,
+            "a_median": _median(self.a), "b_median": _median(self.b),
+            "comparison": self.comparison.to_dict() if self.comparison else None,
+        }
+
+
+def _median(r: BenchmarkResult | None) -> float | None:
+    return r.stats.median if r is not None and r.stats is not None else None
+
+
+def worse_factor(ratio: float, higher_is_better: bool) -> float:
+    """How many times worse B is than A (> 1 worse, < 1 better), whatever the direction."""
+    if higher_is_better:
+        return 1 / ratio if ratio > 0 else float("inf")
+    return ratio
+
+
+def verdict(c: Comparison, higher_is_better: bool, factor: float) -> str:
+    if not c.significant:
+        return "not significant"
+    worse = worse_factor(c.ratio, higher_is_better)
+    if worse >= factor:
+        return "regression"
+    if worse <= 1 / factor:
+        return "improvement"
+    return "no change"
+
+
+def compare_runs(a: RunResults, b: RunResults, *, alpha: float = 0.05,
+                 factor: float = 1.1, method: str = "welch") -> list[Row]:
+    """Rows ordered as a reader wants them: regressions first, then the rest."""
+    left, right = a.by_key(), b.by_key()
+    rows = []
+    for key in list(dict.fromkeys([*left, *right])):
+        ra, rb = left.get(key), right.get(key)
+        ref = rb or ra
+        row = Row(ref.name, dict(ref.params), ref.unit, "", ra, rb)
+        if ra is None:
+            row.verdict = "new"
+        elif rb is None:
+            row.verdict = "gone"
+        elif ra.version != rb.version:
+            row.verdict = "version changed"
+        elif ra.status != "ok" or rb.status != "ok":
+            row.verdict = "failed" if "failed" in (ra.status, rb.status) else "skipped"
+        else:
+            row.comparison = compare(ra.process_samples, rb.process_samples, alpha=alpha,
+                                     method=method)
+            row.verdict = verdict(row.comparison, rb.higher_is_better, factor)
+        rows.append(row)
+    rank = {v: i for i, v in enumerate(VERDICT_ORDER)}
+    return sorted(rows, key=lambda r: (rank.get(r.verdict, len(rank)), r.label))
+
+
+def has_regression(rows: list[Row]) -> bool:
+    return any(r.verdict == "regression" for r in rows)

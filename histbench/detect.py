@@ -1,0 +1,502 @@
+"""Steps in a benchmark's history: at which commit did its level change, and is that real?
+
+``detect_steps(series)`` takes one list of raw samples per commit, in history order, and
+returns the commits where the level moved, each with the levels on both sides, their ratio
+and a p-value. The false-alarm rate is controlled over the whole history: with
+``alpha=0.05`` a history without any step, of any length, reports one in about 5% of
+cases or fewer (family-wise, not per commit).
+
+How (all on the log scale when every sample is positive, else on the raw scale):
+
+1. Per-commit level: mean of the commit's samples after dropping the ones further than
+   ``TRIM_SDS`` robust standard deviations (pooled over the history) from the commit's
+   median. Outlier samples go, and gaussian noise keeps nearly the efficiency of a mean.
+2. Noise of a level, estimated from the levels themselves: the MAD of first differences
+   (minus their median, which is the local slope). It includes commit-to-commit jitter,
+   which the within-commit spread does not show, and a few steps hardly move it. Commits
+   with fewer samples weigh less (jitter + within-commit variance / number of samples).
+3. Candidates: binary segmentation with the CUSUM (Brownian-bridge) statistic, with a
+   liberal threshold, so that a rise followed by a fall is not masked.
+4. Confirmation: the candidate least likely to be real is dropped, one at a time, until
+   every boundary left passes a two-sample test between the commits on its two sides
+   (up to ``WINDOW`` commits each side, never past the next boundary), Bonferroni-adjusted
+   for every commit where a step could have been. Each surviving step is then moved to the
+   commit that best splits its two neighbouring segments (maximum likelihood).
+5. Drift: a slow trend is estimated as the slope within segments (pooled, over a
+   neighbourhood of ``DRIFT_SPAN`` commits) and subtracted, and steps 3-4 run again on the
+   detrended levels. A trend hence never shows up as a staircase; its uncertainty is part of
+   the confirmation test's variance.
+
+Cost: O(n log n) in the number of commits (prefix sums; the loops run over candidates).
+
+This module is part of the analysis layer: it knows nothing of how samples were made.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from scipy import stats as sps
+
+from histbench.errors import HistbenchError
+
+MIN_SEGMENT = 2  # commits with data on each side of a step, at least
+TRIM_SDS = 3.0  # samples further from their commit's median are outliers
+SPIKE_SDS = 3.0  # a lone commit is pulled back to this many SDs of its neighbours
+CANDIDATE_P = 0.5  # binary segmentation splits while the bridge statistic's p is below this
+DRIFT_SPAN = 50  # commits (with data) each side over which the drift's slope is pooled
+DRIFT_Z = 3.0  # a drift is fitted where its slope is this many standard errors from 0
+DRIFT_ROUNDS = 5
+LAG = 10  # commits between the two ends of a pair, for the first drift estimate
+MAD_EFFICIENCY = 0.37  # of the MAD against the SD, for the degrees of freedom of the noise
+ZERO_NOISE = 1e-9  # relative noise floor when the data shows none at all
+
+
+@dataclass(frozen=True)
+class Step:
+    """A change of level: ``series[index]`` is the first commit at the new level.
+
+    ``before`` and ``after`` are the levels on both sides of the step (in the samples'
+    units; with a drift, both are taken at the step), ``ratio`` is after / before and
+    ``p_value`` is adjusted for all the commits of the history (family-wise).
+    ``last_good`` is the last commit with data before ``index``.
+    """
+
+    index: int
+    before: float
+    after: float
+    ratio: float
+    p_value: float
+    last_good: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def detect_steps(series: Sequence[Sequence[float]], *, alpha: float = 0.05,
+                 min_change: float = 0.0) -> list[Step]:
+    """Steps in a history of samples (one list per commit, empty = no data), oldest first.
+
+    Steps with ``|ratio - 1| < min_change`` are left out of the result (they still count
+    as steps when the levels around other steps are estimated).
+    """
+    if not 0 < alpha < 1:
+        raise HistbenchError(f"alpha must be between 0 and 1, not {alpha!r}")
+    if not min_change >= 0:
+        raise HistbenchError(f"min_change must be 0 or more, not {min_change!r}")
+    data = _Levels.of(series)
+    if data is None or data.y.size < 2 * MIN_SEGMENT:
+        return []
+    bounds, fit = _segment(data, alpha)
+    steps = []
+    edges = [0, *bounds, fit.n]
+    for k, z in enumerate(fit.z_of(bounds)):
+        step = _make_step(data, fit, edges[k + 1], edges[k], edges[k + 2], float(z))
+        if abs(step.ratio - 1) >= min_change:
+            steps.append(step)
+    return steps
+
+
+# ---------------------------------------------------------------------------------------
+# Per-commit levels and their noise
+
+
+@dataclass
+class _Levels:
+    index: np.ndarray  # position in the series of each commit with data
+    y: np.ndarray  # level (log or raw)
+    v: np.ndarray  # variance of each level
+    df: float  # degrees of freedom of the noise estimate
+    log: bool
+
+    @classmethod
+    def of(cls, series: Sequence[Sequence[float]]) -> _Levels | None:
+        try:
+            lengths = np.fromiter((len(s) for s in series), dtype=np.int64, count=len(series))
+            flat = np.fromiter(itertools.chain.from_iterable(series), dtype=float,
+                               count=int(lengths.sum()))
+        except (TypeError, ValueError) as exc:
+            raise HistbenchError(f"series must be a list of lists of numbers: {exc}") from None
+        owner = np.repeat(np.arange(len(series)), lengths)
+        finite = np.isfinite(flat)
+        flat, owner = flat[finite], owner[finite]
+        if flat.size == 0:
+            return None
+        log = bool(np.all(flat > 0))
+        x = np.log(flat) if log else flat
+        order = np.lexsort((x, owner))
+        x, owner = x[order], owner[order]
+        counts = np.bincount(owner, minlength=len(series))
+        index = np.flatnonzero(counts)
+        c = counts[index]
+        starts = np.concatenate(([0], np.cumsum(c)[:-1]))
+        group = np.repeat(np.arange(index.size), c)
+        med = 0.5 * (x[starts + (c - 1) // 2] + x[starts + c // 2])
+        dev = np.abs(x - med[group])
+        dev_sorted = dev[np.lexsort((dev, group))]
+        mad = 0.5 * (dev_sorted[starts + (c - 1) // 2] + dev_sorted[starts + c // 2])
+        several = c >= 3
+        spread = 1.4826 * float(np.median(mad[several])) if several.any() else 0.0
+        keep = dev <= TRIM_SDS * spread
+        kept = np.bincount(group, weights=keep, minlength=index.size)
+        total = np.bincount(group, weights=np.where(keep, x, 0.0), minlength=index.size)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            y = np.where(kept > 0, total / np.maximum(kept, 1), med)
+        kept = np.maximum(kept, 1)
+        resid = np.where(keep, x - y[group], 0.0)
+        dof = float(np.sum(kept - 1))
+        within = float(np.sum(resid**2)) / dof if dof > 0 else 0.0
+        v, df = _noise(y, kept, within, log)
+        return cls(index=index, y=_clip_spikes(y, v), v=v, df=df, log=log)
+
+
+def _robust_sd(d: np.ndarray) -> float:
+    """SD from the MAD; from the mean absolute deviation when most values are equal."""
+    if d.size == 0:
+        return 0.0
+    d = d - np.median(d)
+    sd = 1.4826 * float(np.median(np.abs(d)))
+    return sd if sd > 0 else 1.2533 * float(np.mean(np.abs(d)))
+
+
+def _noise(y: np.ndarray, kept: np.ndarray, within: float, log: bool) -> tuple[np.ndarray, float]:
+    """Variance of each commit's level: jitter + within-commit variance / samples kept."""
+    n = y.size
+    d = np.diff(y)
+    inv = 1.0 / kept
+    sd_d = _robust_sd(d)
+    jitter = max(0.0, (sd_d**2 - within * float(np.median(inv[:-1] + inv[1:]))) / 2) if n > 1 \
+        else 0.0
+    rel = jitter + within * inv
+    if not np.all(rel > 0):
+        rel = np.ones(n)
+    scale = _robust_sd(d / np.sqrt(rel[:-1] + rel[1:])) if n > 1 else 0.0
+    floor = ZERO_NOISE * (1.0 if log else max(float(np.max(np.abs(y))), 1e-300))
+    v = np.maximum(scale**2 * rel, floor**2)
+    df = max(1.0, MAD_EFFICIENCY * (n - 1))
+    return v, df
+
+
+def _clip_spikes(y: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Pull a lone commit that is far off both neighbours back to SPIKE_SDS of them.
+
+    A commit where half the samples were disturbed is off by a lot; a piecewise-constant
+    fit would make a step of it and its neighbour. Against the median of itself and its
+    two neighbours, a step (two commits on one side) is left alone.
+    """
+    if y.size < 3:
+        return y
+    trio = np.stack([y[:-2], y[1:-1], y[2:]])
+    mid = np.median(trio, axis=0)
+    first, last = np.median(y[:3]), np.median(y[-3:])
+    ref = np.concatenate(([first], mid, [last]))
+    sd = np.sqrt(v)
+    return np.clip(y, ref - SPIKE_SDS * sd, ref + SPIKE_SDS * sd)
+
+
+# ---------------------------------------------------------------------------------------
+# Segmentation
+
+
+class _Fit:
+    """Residuals (levels minus drift) with prefix sums: any segment's fit in O(1)."""
+
+    def __init__(self, data: _Levels, drift: np.ndarray, slope_var: np.ndarray):
+        self.n = data.y.size
+        self.t = data.index.astype(float)
+        self.r = data.y - drift
+        self.drift = drift
+        self.slope_var = slope_var  # variance of the drift's slope, per commit
+        w = 1.0 / data.v
+        self.pw = np.concatenate(([0.0], np.cumsum(w)))
+        self.pwr = np.concatenate(([0.0], np.cumsum(w * self.r)))
+        self.pwrr = np.concatenate(([0.0], np.cumsum(w * self.r**2)))
+        self.pwt = np.concatenate(([0.0], np.cumsum(w * self.t)))
+
+    def rss(self, a, b):
+        """Weighted residual sum of squares of segment(s) [a, b) around their own mean."""
+        sw = self.pw[b] - self.pw[a]
+        swr = self.pwr[b] - self.pwr[a]
+        return np.maximum(self.pwrr[b] - self.pwrr[a] - swr * swr / sw, 0.0)
+
+    def mean(self, a, b):
+        return (self.pwr[b] - self.pwr[a]) / (self.pw[b] - self.pw[a])
+
+    def z(self, c, lo, hi):
+        """Two-sample statistic of a step at ``c`` between boundaries ``lo`` and ``hi``.
+
+        The drift's uncertainty is part of the variance: the levels of both sides are
+        compared at the same time, so the slope's error times the time between the two
+        sides' centres adds to the difference's error.
+        """
+        wa = self.pw[c] - self.pw[lo]
+        wb = self.pw[hi] - self.pw[c]
+        gap = (self.pwt[hi] - self.pwt[c]) / wb - (self.pwt[c] - self.pwt[lo]) / wa
+        var = 1 / wa + 1 / wb + self.slope_var[c] * gap**2
+        return (self.mean(c, hi) - self.mean(lo, c)) / np.sqrt(var)
+
+    def inflation(self, c, lo, hi) -> float:
+        """The share of a step's variance that is not the drift's."""
+        wa = self.pw[c] - self.pw[lo]
+        wb = self.pw[hi] - self.pw[c]
+        gap = (self.pwt[hi] - self.pwt[c]) / wb - (self.pwt[c] - self.pwt[lo]) / wa
+        base = 1 / wa + 1 / wb
+        return float(base / (base + self.slope_var[c] * gap**2))
+
+    def z_of(self, bounds: list[int]) -> np.ndarray:
+        if not bounds:
+            return np.zeros(0)
+        c = np.asarray(bounds)
+        edges = np.concatenate(([0], c, [self.n]))
+        return self.z(c, edges[:-2], edges[2:])
+
+    def candidates(self, threshold: float) -> list[int]:
+        """Binary segmentation on the weighted CUSUM, seen as a Brownian bridge."""
+        found = []
+        stack = [(0, self.n)]
+        pw, pwr = self.pw, self.pwr
+        while stack:
+            s, e = stack.pop()
+            if e - s < 2 * MIN_SEGMENT:
+                continue
+            ks = np.arange(s + MIN_SEGMENT, e - MIN_SEGMENT + 1)
+            total_w = pw[e] - pw[s]
+            bridge = (pwr[ks] - pwr[s]) - (pw[ks] - pw[s]) / total_w * (pwr[e] - pwr[s])
+            j = int(np.argmax(np.abs(bridge)))
+            if abs(bridge[j]) / math.sqrt(total_w) < threshold:
+                continue
+            k = int(ks[j])
+            found.append(k)
+            stack.append((s, k))
+            stack.append((k, e))
+        return sorted(found)
+
+    def best_split(self, lo: int, hi: int) -> tuple[int, float]:
+        """The one step in [lo, hi) that fits best (maximum likelihood), and the RSS."""
+        ks = np.arange(lo + MIN_SEGMENT, hi - MIN_SEGMENT + 1)
+        if ks.size == 0:
+            return -1, math.inf
+        total = self.rss(lo, ks) + self.rss(ks, hi)
+        j = int(np.argmin(total))
+        return int(ks[j]), float(total[j])
+
+
+class _Boundaries:
+    """Candidate boundaries in a doubly linked list, pruned weakest first.
+
+    The cost of a boundary is how much worse the fit gets without it (in units of the
+    noise variance: a chi-square with one degree of freedom, for a fixed position) when
+    one of its neighbours may move to make up for it. Without that move, a step that the
+    candidates bracket (one boundary a commit early, one a commit late, a two-commit
+    segment in between at a middle level) would survive as two steps.
+    """
+
+    def __init__(self, fit: _Fit, cands: list[int]):
+        self.fit = fit
+        self.m = len(cands)
+        self.pos = [0, *cands, fit.n]
+        self.prev = list(range(-1, self.m + 1))
+        self.next = list(range(1, self.m + 3))
+        self.alive = [True] * (self.m + 2)
+        self.version = [0] * (self.m + 2)
+
+    def _at(self, j: int) -> int:
+        return self.pos[j]
+
+    def cost(self, k: int) -> tuple[float, int, int]:
+        """(cost, neighbour to move or -1, its new position)."""
+        fit, pos = self.fit, self.pos
+        p, q = self.prev[k], self.next[k]
+        lo, c, hi = pos[p], pos[k], pos[q]
+        cur = float(fit.rss(lo, c) + fit.rss(c, hi))
+        best = (float(fit.rss(lo, hi)) - cur, -1, -1)
+        if p > 0:  # move the left neighbour in (its left neighbour, hi)
+            lo2 = pos[self.prev[p]]
+            at, total = fit.best_split(lo2, hi)
+            delta = total - cur - float(fit.rss(lo2, lo))
+            if at >= 0 and delta < best[0]:
+                best = (delta, p, at)
+        if q <= self.m:  # move the right neighbour in (lo, its right neighbour)
+            hi2 = pos[self.next[q]]
+            at, total = fit.best_split(lo, hi2)
+            delta = total - cur - float(fit.rss(hi, hi2))
+            if at >= 0 and delta < best[0]:
+                best = (delta, q, at)
+        cost = max(best[0], 0.0) * fit.inflation(c, lo, hi)
+        return cost, best[1], best[2]
+
+    def prune(self, crit: float) -> None:
+        heap = [(self.cost(k)[0], k, 0) for k in range(1, self.m + 1) if self.alive[k]]
+        heapq.heapify(heap)
+        while heap:
+            cost, k, ver = heapq.heappop(heap)
+            if not self.alive[k] or ver != self.version[k]:
+                continue
+            if cost >= crit:
+                break
+            cost, move, at = self.cost(k)
+            self.alive[k] = False
+            p, q = self.prev[k], self.next[k]
+            self.next[p], self.prev[q] = q, p
+            if move >= 0:
+                self.pos[move] = at
+            touched = []
+            j = p
+            for _ in range(3):
+                if j <= 0:
+                    break
+                touched.append(j)
+                j = self.prev[j]
+            j = q
+            for _ in range(3):
+                if j > self.m:
+                    break
+                touched.append(j)
+                j = self.next[j]
+            for j in touched:
+                self.version[j] += 1
+                heapq.heappush(heap, (self.cost(j)[0], j, self.version[j]))
+
+    def refine(self) -> bool:
+        """Move each boundary to the best split of its two segments; True if one moved."""
+        moved = False
+        k = self.next[0]
+        while k <= self.m:
+            at, _ = self.fit.best_split(self.pos[self.prev[k]], self.pos[self.next[k]])
+            if at >= 0 and at != self.pos[k]:
+                self.pos[k] = at
+                moved = True
+            k = self.next[k]
+        return moved
+
+    def positions(self) -> list[int]:
+        out = []
+        k = self.next[0]
+        while k <= self.m:
+            out.append(self.pos[k])
+            k = self.next[k]
+        return out
+
+
+def _drift(data: _Levels, bounds: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Slow trend: the slope within segments, over DRIFT_SPAN commits each side.
+
+    At each commit, the slope is the pooled within-segment least-squares slope of the
+    commits in its neighbourhood (segments cut to the neighbourhood): steps do not count
+    as trend, and a trend that bends is followed. Where that slope is not significant
+    (|z| < DRIFT_Z) there is no drift: fitting one would only cost the step tests power.
+    Returns the drift (continuous, zero at the first commit) and the variance of the
+    slope at each commit.
+    """
+    n = data.y.size
+    t = data.index.astype(float)
+    t = t - t.mean()
+    y = data.y - data.y.mean()
+    w = 1.0 / data.v
+    sums = [np.concatenate(([0.0], np.cumsum(v))) for v in (w, w * t, w * y, w * t * t, w * t * y)]
+
+    def centred(a, b):
+        sw, st, sy, stt, sty = (p[b] - p[a] for p in sums)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sxx = np.where(sw > 0, stt - st * st / sw, 0.0)
+            sxy = np.where(sw > 0, sty - st * sy / sw, 0.0)
+        return sxx, sxy
+
+    starts = np.asarray([0, *bounds])
+    ends = np.asarray([*bounds, n])
+    seg = np.repeat(np.arange(starts.size), ends - starts)
+    full_xx, full_xy = centred(starts, ends)
+    cum_xx = np.concatenate(([0.0], np.cumsum(full_xx)))
+    cum_xy = np.concatenate(([0.0], np.cumsum(full_xy)))
+    i = np.arange(n)
+    a = np.maximum(i - DRIFT_SPAN, 0)
+    b = np.minimum(i + DRIFT_SPAN + 1, n)
+    sa, sb = seg[a], seg[b - 1]
+    one = sa == sb
+    xx1, xy1 = centred(a, np.where(one, b, ends[sa]))
+    xx3, xy3 = centred(np.where(one, b, starts[sb]), b)
+    inner = np.maximum(sb, sa + 1)
+    xx = xx1 + xx3 + cum_xx[inner] - cum_xx[sa + 1]
+    xy = xy1 + xy3 + cum_xy[inner] - cum_xy[sa + 1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slope = np.where(xx > 0, xy / xx, 0.0)
+        var = np.where(xx > 0, 1.0 / xx, 0.0)
+        real = slope**2 >= DRIFT_Z**2 * var
+    slope = np.where(real, slope, 0.0)
+    var = np.where(real, var, 0.0)
+    drift = np.concatenate(([0.0], np.cumsum(np.diff(t) * 0.5 * (slope[:-1] + slope[1:]))))
+    return drift, var
+
+
+def _first_drift(data: _Levels) -> tuple[np.ndarray, np.ndarray]:
+    """A first, robust drift: the median slope between commits LAG apart.
+
+    Not the slope within segments of a first segmentation: on a trend, that segmentation
+    is a staircase whose treads are chosen where the noise makes them look flat, and the
+    slope within them comes out too small. A median of pair slopes hardly sees the few
+    pairs that straddle a step.
+    """
+    n = data.y.size
+    lag = min(LAG, n // 4)
+    zero = np.zeros(n)
+    if lag < 1:
+        return zero, zero
+    t = data.index.astype(float)
+    slopes = (data.y[lag:] - data.y[:-lag]) / (t[lag:] - t[:-lag])
+    slope = float(np.median(slopes))
+    se = 1.2533 * _robust_sd(slopes) / math.sqrt(slopes.size)
+    if not abs(slope) >= DRIFT_Z * se:
+        return zero, zero
+    return slope * (t - t[0]), np.full(n, se**2)
+
+
+def _segment(data: _Levels, alpha: float) -> tuple[list[int], _Fit]:
+    n = data.y.size
+    z_crit = float(sps.t.isf(alpha / (2 * _tests(n)), data.df))
+    threshold = float(sps.kstwobign.isf(CANDIDATE_P))
+    fit = _Fit(data, *_first_drift(data))
+    bounds: list[int] = []
+    for round_ in range(DRIFT_ROUNDS):
+        if round_:
+            fit = _Fit(data, *_drift(data, bounds))
+        cands = _Boundaries(fit, fit.candidates(threshold))
+        cands.prune(z_crit**2)
+        for _ in range(5):
+            if not cands.refine():
+                break
+            cands.prune(z_crit**2)
+        found = cands.positions()
+        if round_ and found == bounds:
+            break
+        bounds = found
+    return bounds, fit
+
+
+def _tests(n: int) -> int:
+    """Commits where a step could be: the Bonferroni factor."""
+    return max(1, n - 2 * MIN_SEGMENT + 1)
+
+
+def _make_step(data: _Levels, fit: _Fit, c: int, lo: int, hi: int, z: float) -> Step:
+    # Levels at the step: the drift at the first commit of the new level is added back.
+    ma = float(fit.mean(lo, c) + fit.drift[c])
+    mb = float(fit.mean(c, hi) + fit.drift[c])
+    if math.isfinite(z):
+        p = min(1.0, 2 * _tests(fit.n) * float(sps.t.sf(abs(z), data.df)))
+    else:
+        p = 0.0
+    if data.log:
+        before, after = math.exp(ma), math.exp(mb)
+        ratio = math.exp(mb - ma)
+    else:
+        before, after = ma, mb
+        ratio = after / before if before else (math.inf if after > 0 else
+                                                -math.inf if after < 0 else 1.0)
+    return Step(index=int(data.index[c]), before=before, after=after, ratio=ratio,
+                p_value=p if math.isfinite(p) else 1.0, last_good=int(data.index[c - 1]))

@@ -1,0 +1,140 @@
+"""compare, continuous, regressions, bisect and show on real measured histories."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import FAST_ATTRS
+from toyrepo import ToyCommit, make_repo
+
+from histbench.bisect import bisect
+from histbench.errors import HistbenchError
+from histbench.results import CommitInfo
+
+
+def histbench(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "histbench", *args], cwd=repo,
+                          capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory, shared_env_dir):
+    """Eight commits, the sixth 40% slower; all measured (once for the module)."""
+    commits = [ToyCommit()] * 5 + [ToyCommit(work=28_000, subject="make compute slower")] * 3
+    repo = tmp_path_factory.mktemp("measured") / "repo"
+    hashes = make_repo(repo, commits, bench_attrs=FAST_ATTRS,
+                       config={"env_dir": str(shared_env_dir)})
+    proc = histbench(repo, "run", "main", "--machine", "m", "--rounds", "4")
+    assert proc.returncode == 0, proc.stderr
+    return repo, hashes
+
+
+def test_compare_finds_the_regression_and_exits_one(measured):
+    repo, hashes = measured
+    proc = histbench(repo, "compare", hashes[0][:10], hashes[-1], "--format", "json")
+    assert proc.returncode == 1, proc.stderr
+    data = json.loads(proc.stdout)
+    rows = {r["name"]: r for r in data["rows"]}
+    timing = rows["bench_toy.time_compute"]
+    assert timing["verdict"] == "regression"
+    assert 1.2 < timing["comparison"]["ratio"] < 1.6
+    assert rows["bench_toy.track_work"]["verdict"] == "regression"  # 20000 -> 28000 units
+
+
+def test_compare_same_code_exits_zero(measured):
+    repo, hashes = measured
+    proc = histbench(repo, "compare", hashes[0], hashes[1], "--only-changed")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "regression" not in proc.stdout
+
+
+def test_compare_markdown(measured):
+    repo, hashes = measured
+    proc = histbench(repo, "compare", hashes[0], hashes[-1], "--format", "markdown")
+    assert proc.stdout.startswith("### histbench:") and "| benchmark |" in proc.stdout
+    assert "🔴" in proc.stdout
+
+
+def test_regressions_lists_the_step_at_the_exact_commit(measured):
+    repo, hashes = measured
+    proc = histbench(repo, "regressions", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    changes = json.loads(proc.stdout)["changes"]
+    timing = [c for c in changes if c["benchmark"] == "bench_toy.time_compute"]
+    assert len(timing) == 1
+    assert timing[0]["first_bad"] == hashes[5] and timing[0]["last_good"] == hashes[4]
+    assert timing[0]["subject"] == "make compute slower" and timing[0]["open"]
+    text = histbench(repo, "regressions").stdout
+    assert f"{hashes[4][:8]}..{hashes[5][:8]}" in text
+
+
+def test_show_reports_sensitivity(measured):
+    repo, hashes = measured
+    proc = histbench(repo, "show", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["commit"] == hashes[-1]
+    timing = next(r for r in data["results"] if r["name"] == "bench_toy.time_compute")
+    assert 0 < timing["minimum_detectable_effect"] < 1
+    assert "with 95% power" in histbench(repo, "show", hashes[0]).stdout
+
+
+def test_unknown_commit_is_one_line(measured):
+    repo, _ = measured
+    proc = histbench(repo, "compare", "HEAD", "0000000")
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1
+
+
+def test_continuous_interleaves_and_writes_summary(toy_repo, tmp_path):
+    repo, hashes = toy_repo([ToyCommit(), ToyCommit(work=40_000)])
+    summary = tmp_path / "summary.md"
+    proc = histbench(repo, "continuous", "HEAD~1", "HEAD", "--machine", "m", "--rounds", "4",
+                     "--summary", str(summary))
+    assert proc.returncode == 1, proc.stderr
+    assert "regression" in proc.stdout
+    assert summary.read_text().startswith("### histbench:")
+
+
+def test_bisect_finds_a_15_percent_regression_in_30_commits(toy_repo):
+    commits = [ToyCommit(work=40_000)] * 17 + [
+        ToyCommit(work=46_000, subject="the culprit")] + [ToyCommit(work=46_000)] * 12
+    repo, hashes = toy_repo(commits)
+    proc = histbench(repo, "bisect", hashes[0], hashes[-1], "-b", "time_compute",
+                     "--machine", "m", "--rounds", "3")
+    assert proc.returncode == 0, proc.stderr
+    assert f"culprit: {hashes[17]} the culprit" in proc.stdout
+    probes = int(proc.stdout.split(" probes")[0].rsplit("\n", 1)[-1])
+    assert probes <= 6  # about log2(29)
+
+
+def _commits(n: int) -> list[CommitInfo]:
+    return [CommitInfo(hash=f"{i:040x}", subject=f"c{i}") for i in range(n)]
+
+
+def test_bisect_logic_measures_more_when_inconclusive():
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    calls: dict[str, int] = {}
+
+    def measure(c: CommitInfo) -> list[list[float]]:
+        calls[c.hash] = calls.get(c.hash, 0) + 1
+        i = int(c.hash, 16)
+        level = 1.0 if i < 37 else 1.02
+        return [list(level * (1 + rng.normal(0, 0.01, 5)))]
+
+    found = bisect(_commits(64), measure)
+    assert found.culprit.subject == "c37" and found.last_good.subject == "c36"
+    assert any(n > 1 for n in calls.values())  # thin evidence was topped up, not guessed
+
+
+def test_bisect_refuses_when_ends_do_not_differ():
+    def measure(c: CommitInfo) -> list[list[float]]:
+        return [[1.0, 1.01, 0.99, 1.0]]
+
+    with pytest.raises(HistbenchError, match="nothing to bisect"):
+        bisect(_commits(8), measure)
