@@ -162,6 +162,12 @@ def import_asv(asv_results: Path, results_dir: Path, *,
     if not asv_results.is_dir():
         raise HistbenchError(f"{asv_results}: no such folder")
     benchmarks = load_benchmarks(asv_results)
+    results.save_benchmark_info(results_dir, {
+        name: {"kind": meta.get("type", "time"), "code": meta.get("code", ""),
+               **{k: meta[k] for k in ("params", "param_names", "unit", "version", "number",
+                                       "repeat", "rounds", "timeout", "warmup_time",
+                                       "sample_time", "pretty_name") if k in meta}}
+        for name, meta in benchmarks.items()})
     report = ImportReport()
     for folder in sorted(p for p in asv_results.iterdir() if (p / "machine.json").exists()):
         files = sorted(p for p in folder.glob("*.json") if ASV_RESULT_NAME.match(p.name))

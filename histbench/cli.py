@@ -7,6 +7,8 @@ in histbench, not in the user's input.
 from __future__ import annotations
 
 import argparse
+import functools
+import http.server
 import json
 import signal
 import sys
@@ -20,6 +22,7 @@ from histbench.config import Config, default_config, find_config, load_config
 from histbench.errors import HistbenchError
 from histbench.execute import ProcessEnv, Settings, run_suite
 from histbench.gitrepo import Repo
+from histbench.publish import Publisher
 from histbench.results import BenchmarkResult
 from histbench.runner import Runner, RunOptions
 from histbench.suite import BenchmarkSpec, discover
@@ -164,6 +167,29 @@ def _describer(config: Config):
     return describe
 
 
+def cmd_publish(args: argparse.Namespace) -> int:
+    config = _config(args)
+    publisher = Publisher(config, Path(args.html_dir) if args.html_dir else None,
+                          alpha=args.alpha)
+    report = publisher.publish(order=cli_analysis.history_order(config))
+    print(f"wrote {len(report.written)} files, {report.skipped} unchanged, in "
+          f"{report.seconds:.1f} s: {publisher.html_dir / 'index.html'}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    config = _config(args)
+    html_dir = Path(args.html_dir) if args.html_dir else config.html_dir
+    if not (html_dir / "index.html").exists():
+        raise HistbenchError(f"{html_dir}: no site yet (run `histbench publish` first)")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(html_dir))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler) as server:
+        print(f"serving {html_dir} at http://127.0.0.1:{server.server_address[1]}/ "
+              "(Ctrl-C stops)", file=sys.stderr, flush=True)
+        server.serve_forever()
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="histbench", description="Benchmark a Python project across its git history.")
@@ -201,6 +227,17 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--env", help="environment name (default: the most used)")
 
     cli_analysis.add_parsers(sub, common)
+
+    pub = sub.add_parser("publish", help="render the static history site")
+    pub.add_argument("--html-dir", help="output folder (default: html_dir of the config)")
+    pub.add_argument("--alpha", type=float, default=0.05,
+                     help="family-wise false-alarm rate of step detection")
+    pub.set_defaults(func=cmd_publish)
+
+    pre = sub.add_parser("preview", help="serve the published site on localhost")
+    pre.add_argument("--html-dir")
+    pre.add_argument("--port", type=int, default=8080)
+    pre.set_defaults(func=cmd_preview)
 
     imp = sub.add_parser("import-asv", help="convert an asv results folder into histbench's")
     imp.add_argument("asv_results", help="asv's results folder (with benchmarks.json)")

@@ -47,14 +47,18 @@ from scipy import stats as sps
 from histbench.errors import HistbenchError
 
 MIN_SEGMENT = 2  # commits with data on each side of a step, at least
+WINDOW = 50  # commits with data each side of a step that its test compares, at most
 TRIM_SDS = 3.0  # samples further from their commit's median are outliers
 SPIKE_SDS = 3.0  # a lone commit is pulled back to this many SDs of its neighbours
 CANDIDATE_P = 0.5  # binary segmentation splits while the bridge statistic's p is below this
 DRIFT_SPAN = 50  # commits (with data) each side over which the drift's slope is pooled
+DRIFT_ALPHA = 0.05  # ... and its significance adjusted for the history's length
 DRIFT_Z = 3.0  # a drift is fitted where its slope is this many standard errors from 0
-DRIFT_ROUNDS = 5
+DRIFT_ROUNDS = 4
+REFINE_ROUNDS = 5
 LAG = 10  # commits between the two ends of a pair, for the first drift estimate
 MAD_EFFICIENCY = 0.37  # of the MAD against the SD, for the degrees of freedom of the noise
+RESCALE = 1.1  # a history whose residual variance is this much above the estimate is redone
 ZERO_NOISE = 1e-9  # relative noise floor when the data shows none at all
 
 
@@ -94,6 +98,12 @@ def detect_steps(series: Sequence[Sequence[float]], *, alpha: float = 0.05,
     if data is None or data.y.size < 2 * MIN_SEGMENT:
         return []
     bounds, fit = _segment(data, alpha)
+    inflate = _residual_variance(fit, bounds)
+    if inflate > RESCALE:
+        # The levels vary more around the fit than their differences' MAD said: the
+        # commit-to-commit noise has heavy tails. Judge again with the honest variance.
+        data.v = data.v * inflate
+        bounds, fit = _segment(data, alpha, bounds)
     steps = []
     edges = [0, *bounds, fit.n]
     for k, z in enumerate(fit.z_of(bounds)):
@@ -210,14 +220,38 @@ class _Fit:
     def __init__(self, data: _Levels, drift: np.ndarray, slope_var: np.ndarray):
         self.n = data.y.size
         self.t = data.index.astype(float)
-        self.r = data.y - drift
+        r = data.y - drift
+        self.r = r - np.median(r)  # centred: prefix sums of squares keep their precision
         self.drift = drift
         self.slope_var = slope_var  # variance of the drift's slope, per commit
         w = 1.0 / data.v
+        self.w = w
         self.pw = np.concatenate(([0.0], np.cumsum(w)))
         self.pwr = np.concatenate(([0.0], np.cumsum(w * self.r)))
         self.pwrr = np.concatenate(([0.0], np.cumsum(w * self.r**2)))
         self.pwt = np.concatenate(([0.0], np.cumsum(w * self.t)))
+        # The same as lists: one element at a time, Python floats are faster.
+        self.lw, self.lwr, self.lwrr, self.lwt = (
+            p.tolist() for p in (self.pw, self.pwr, self.pwrr, self.pwt))
+        self.lsv = slope_var.tolist()
+
+    def rss1(self, a: int, b: int) -> float:
+        sw = self.lw[b] - self.lw[a]
+        if sw <= 0:
+            return 0.0
+        swr = self.lwr[b] - self.lwr[a]
+        return max(self.lwrr[b] - self.lwrr[a] - swr * swr / sw, 0.0)
+
+    def inflation1(self, c: int, lo: int, hi: int) -> float:
+        """The share of a step's variance that is not the drift's."""
+        if not self.lsv[c]:
+            return 1.0
+        a, b = max(lo, c - WINDOW), min(hi, c + WINDOW)
+        wa = self.lw[c] - self.lw[a]
+        wb = self.lw[b] - self.lw[c]
+        gap = (self.lwt[b] - self.lwt[c]) / wb - (self.lwt[c] - self.lwt[a]) / wa
+        base = 1 / wa + 1 / wb
+        return base / (base + self.lsv[c] * gap * gap)
 
     def rss(self, a, b):
         """Weighted residual sum of squares of segment(s) [a, b) around their own mean."""
@@ -228,6 +262,14 @@ class _Fit:
     def mean(self, a, b):
         return (self.pwr[b] - self.pwr[a]) / (self.pw[b] - self.pw[a])
 
+    def window(self, c, lo, hi):
+        """The commits a step at ``c`` is judged on: WINDOW each side, not past ``lo``/``hi``.
+
+        Over thousands of commits, any slow wobble would be significant; a step is a change
+        between the commits just before and just after it.
+        """
+        return np.maximum(lo, c - WINDOW), np.minimum(hi, c + WINDOW)
+
     def z(self, c, lo, hi):
         """Two-sample statistic of a step at ``c`` between boundaries ``lo`` and ``hi``.
 
@@ -235,19 +277,16 @@ class _Fit:
         compared at the same time, so the slope's error times the time between the two
         sides' centres adds to the difference's error.
         """
-        wa = self.pw[c] - self.pw[lo]
-        wb = self.pw[hi] - self.pw[c]
-        gap = (self.pwt[hi] - self.pwt[c]) / wb - (self.pwt[c] - self.pwt[lo]) / wa
-        var = 1 / wa + 1 / wb + self.slope_var[c] * gap**2
-        return (self.mean(c, hi) - self.mean(lo, c)) / np.sqrt(var)
+        base, extra = self._variances(c, lo, hi)
+        a, b = self.window(c, lo, hi)
+        return (self.mean(c, b) - self.mean(a, c)) / np.sqrt(base + extra)
 
-    def inflation(self, c, lo, hi) -> float:
-        """The share of a step's variance that is not the drift's."""
-        wa = self.pw[c] - self.pw[lo]
-        wb = self.pw[hi] - self.pw[c]
-        gap = (self.pwt[hi] - self.pwt[c]) / wb - (self.pwt[c] - self.pwt[lo]) / wa
-        base = 1 / wa + 1 / wb
-        return float(base / (base + self.slope_var[c] * gap**2))
+    def _variances(self, c, lo, hi):
+        a, b = self.window(c, lo, hi)
+        wa = self.pw[c] - self.pw[a]
+        wb = self.pw[b] - self.pw[c]
+        gap = (self.pwt[b] - self.pwt[c]) / wb - (self.pwt[c] - self.pwt[a]) / wa
+        return 1 / wa + 1 / wb, self.slope_var[c] * gap**2
 
     def z_of(self, bounds: list[int]) -> np.ndarray:
         if not bounds:
@@ -279,12 +318,16 @@ class _Fit:
 
     def best_split(self, lo: int, hi: int) -> tuple[int, float]:
         """The one step in [lo, hi) that fits best (maximum likelihood), and the RSS."""
-        ks = np.arange(lo + MIN_SEGMENT, hi - MIN_SEGMENT + 1)
-        if ks.size == 0:
+        first, last = lo + MIN_SEGMENT, hi - MIN_SEGMENT + 1
+        if last <= first:
             return -1, math.inf
-        total = self.rss(lo, ks) + self.rss(ks, hi)
-        j = int(np.argmin(total))
-        return int(ks[j]), float(total[j])
+        pw, pwr = self.pw[first:last], self.pwr[first:last]
+        wa, ra = pw - self.lw[lo], pwr - self.lwr[lo]
+        wb, rb = self.lw[hi] - pw, self.lwr[hi] - pwr
+        explained = ra * ra / wa + rb * rb / wb
+        j = int(np.argmax(explained))
+        total = self.lwrr[hi] - self.lwrr[lo] - float(explained[j])
+        return first + j, max(total, 0.0)
 
 
 class _Boundaries:
@@ -305,75 +348,94 @@ class _Boundaries:
         self.next = list(range(1, self.m + 3))
         self.alive = [True] * (self.m + 2)
         self.version = [0] * (self.m + 2)
+        self.move: list[tuple[int, int]] = [(-1, -1)] * (self.m + 2)
+        self.heap: list[tuple[float, int, int]] = []
+        for k in range(1, self.m + 1):
+            self._push(k)
 
-    def _at(self, j: int) -> int:
-        return self.pos[j]
+    def _push(self, k: int) -> None:
+        self.version[k] += 1
+        cost, move, at = self._cost(k)
+        self.move[k] = (move, at)
+        heapq.heappush(self.heap, (cost, k, self.version[k]))
 
-    def cost(self, k: int) -> tuple[float, int, int]:
+    def _cost(self, k: int) -> tuple[float, int, int]:
         """(cost, neighbour to move or -1, its new position)."""
         fit, pos = self.fit, self.pos
+        rss = fit.rss1
         p, q = self.prev[k], self.next[k]
         lo, c, hi = pos[p], pos[k], pos[q]
-        cur = float(fit.rss(lo, c) + fit.rss(c, hi))
-        best = (float(fit.rss(lo, hi)) - cur, -1, -1)
-        if p > 0:  # move the left neighbour in (its left neighbour, hi)
-            lo2 = pos[self.prev[p]]
-            at, total = fit.best_split(lo2, hi)
-            delta = total - cur - float(fit.rss(lo2, lo))
+        a, b = max(lo, c - WINDOW), min(hi, c + WINDOW)
+        right = rss(c, b)
+        best = (rss(a, b) - rss(a, c) - right, -1, -1)
+        if p > 0:  # drop k, move the left neighbour anywhere between its neighbours
+            a2 = max(pos[self.prev[p]], lo - WINDOW)
+            at, total = fit.best_split(a2, b)
+            delta = total - (rss(a2, lo) + rss(lo, c) + right)
             if at >= 0 and delta < best[0]:
                 best = (delta, p, at)
-        if q <= self.m:  # move the right neighbour in (lo, its right neighbour)
-            hi2 = pos[self.next[q]]
-            at, total = fit.best_split(lo, hi2)
-            delta = total - cur - float(fit.rss(hi, hi2))
+        if q <= self.m:  # drop k, move the right neighbour
+            b2 = min(pos[self.next[q]], hi + WINDOW)
+            at, total = fit.best_split(a, b2)
+            delta = total - (rss(a, c) + rss(c, hi) + rss(hi, b2))
             if at >= 0 and delta < best[0]:
                 best = (delta, q, at)
-        cost = max(best[0], 0.0) * fit.inflation(c, lo, hi)
-        return cost, best[1], best[2]
+        return max(best[0], 0.0) * fit.inflation1(c, lo, hi), best[1], best[2]
 
-    def prune(self, crit: float) -> None:
-        heap = [(self.cost(k)[0], k, 0) for k in range(1, self.m + 1) if self.alive[k]]
-        heapq.heapify(heap)
-        while heap:
-            cost, k, ver = heapq.heappop(heap)
-            if not self.alive[k] or ver != self.version[k]:
-                continue
-            if cost >= crit:
-                break
-            cost, move, at = self.cost(k)
-            self.alive[k] = False
-            p, q = self.prev[k], self.next[k]
-            self.next[p], self.prev[q] = q, p
-            if move >= 0:
-                self.pos[move] = at
-            touched = []
-            j = p
+    def _around(self, ks: set[int]) -> set[int]:
+        """The boundaries whose cost depends on where the ones in ``ks`` are."""
+        out = set()
+        for k in ks:
+            j = k
             for _ in range(3):
                 if j <= 0:
                     break
-                touched.append(j)
+                out.add(j)
                 j = self.prev[j]
-            j = q
-            for _ in range(3):
+            j = self.next[k]
+            for _ in range(2):
                 if j > self.m:
                     break
-                touched.append(j)
+                out.add(j)
                 j = self.next[j]
-            for j in touched:
-                self.version[j] += 1
-                heapq.heappush(heap, (self.cost(j)[0], j, self.version[j]))
+        return {k for k in out if 1 <= k <= self.m and self.alive[k]}
+
+    def prune(self, crit: float) -> None:
+        heap = self.heap
+        while heap:
+            cost, k, ver = heap[0]
+            if not self.alive[k] or ver != self.version[k]:
+                heapq.heappop(heap)
+                continue
+            if cost >= crit:
+                break
+            heapq.heappop(heap)
+            move, at = self.move[k]
+            self.alive[k] = False
+            p, q = self.prev[k], self.next[k]
+            self.next[p], self.prev[q] = q, p
+            changed = {p, q}
+            if move >= 0:
+                self.pos[move] = at
+            for j in self._around(changed):
+                self._push(j)
 
     def refine(self) -> bool:
         """Move each boundary to the best split of its two segments; True if one moved."""
-        moved = False
+        moved = set()
         k = self.next[0]
         while k <= self.m:
-            at, _ = self.fit.best_split(self.pos[self.prev[k]], self.pos[self.next[k]])
-            if at >= 0 and at != self.pos[k]:
+            c = self.pos[k]
+            lo = max(self.pos[self.prev[k]], c - WINDOW)
+            hi = min(self.pos[self.next[k]], c + WINDOW)
+            at, _ = self.fit.best_split(lo, hi)
+            if at >= 0 and at != c:
                 self.pos[k] = at
-                moved = True
+                moved.add(k)
             k = self.next[k]
-        return moved
+        for j in self._around(moved):
+            self._push(j)
+        return bool(moved)
 
     def positions(self) -> list[int]:
         out = []
@@ -427,11 +489,17 @@ def _drift(data: _Levels, bounds: list[int]) -> tuple[np.ndarray, np.ndarray]:
     with np.errstate(invalid="ignore", divide="ignore"):
         slope = np.where(xx > 0, xy / xx, 0.0)
         var = np.where(xx > 0, 1.0 / xx, 0.0)
-        real = slope**2 >= DRIFT_Z**2 * var
+        real = slope**2 >= _drift_z(n) ** 2 * var
     slope = np.where(real, slope, 0.0)
     var = np.where(real, var, 0.0)
     drift = np.concatenate(([0.0], np.cumsum(np.diff(t) * 0.5 * (slope[:-1] + slope[1:]))))
     return drift, var
+
+
+def _drift_z(n: int) -> float:
+    """How significant a slope must be to be fitted: DRIFT_Z, or more for long histories,
+    which have many neighbourhoods that could show a slope by chance."""
+    return max(DRIFT_Z, float(sps.norm.isf(DRIFT_ALPHA / 2 / max(1.0, n / (2 * DRIFT_SPAN + 1)))))
 
 
 def _first_drift(data: _Levels) -> tuple[np.ndarray, np.ndarray]:
@@ -456,18 +524,22 @@ def _first_drift(data: _Levels) -> tuple[np.ndarray, np.ndarray]:
     return slope * (t - t[0]), np.full(n, se**2)
 
 
-def _segment(data: _Levels, alpha: float) -> tuple[list[int], _Fit]:
+def _segment(data: _Levels, alpha: float,
+             bounds: list[int] | None = None) -> tuple[list[int], _Fit]:
+    """Steps (positions among the commits with data) and the fit they were judged on.
+
+    ``bounds``: the steps of an earlier pass, to take the drift from.
+    """
     n = data.y.size
     z_crit = float(sps.t.isf(alpha / (2 * _tests(n)), data.df))
     threshold = float(sps.kstwobign.isf(CANDIDATE_P))
-    fit = _Fit(data, *_first_drift(data))
-    bounds: list[int] = []
-    for round_ in range(DRIFT_ROUNDS):
-        if round_:
-            fit = _Fit(data, *_drift(data, bounds))
+    first = 0 if bounds is None else 1
+    bounds = bounds or []
+    for round_ in range(first, DRIFT_ROUNDS):
+        fit = _Fit(data, *(_drift(data, bounds) if round_ else _first_drift(data)))
         cands = _Boundaries(fit, fit.candidates(threshold))
         cands.prune(z_crit**2)
-        for _ in range(5):
+        for _ in range(REFINE_ROUNDS):
             if not cands.refine():
                 break
             cands.prune(z_crit**2)
@@ -478,6 +550,18 @@ def _segment(data: _Levels, alpha: float) -> tuple[list[int], _Fit]:
     return bounds, fit
 
 
+def _residual_variance(fit: _Fit, bounds: list[int]) -> float:
+    """Mean squared standardized residual around the fitted levels (1 for gaussian noise)."""
+    seg = np.zeros(fit.n, dtype=np.int64)
+    seg[bounds] = 1
+    seg = np.cumsum(seg)
+    edges = np.asarray([0, *bounds, fit.n])
+    means = fit.mean(edges[:-1], edges[1:])
+    resid2 = (fit.r - means[seg]) ** 2 * fit.w
+    dof = fit.n - len(bounds) - 1
+    return float(np.sum(resid2) / dof) if dof > 0 else 1.0
+
+
 def _tests(n: int) -> int:
     """Commits where a step could be: the Bonferroni factor."""
     return max(1, n - 2 * MIN_SEGMENT + 1)
@@ -485,8 +569,9 @@ def _tests(n: int) -> int:
 
 def _make_step(data: _Levels, fit: _Fit, c: int, lo: int, hi: int, z: float) -> Step:
     # Levels at the step: the drift at the first commit of the new level is added back.
-    ma = float(fit.mean(lo, c) + fit.drift[c])
-    mb = float(fit.mean(c, hi) + fit.drift[c])
+    a, b = fit.window(c, lo, hi)
+    ma = float(fit.mean(a, c) + fit.drift[c])
+    mb = float(fit.mean(c, b) + fit.drift[c])
     if math.isfinite(z):
         p = min(1.0, 2 * _tests(fit.n) * float(sps.t.sf(abs(z), data.df)))
     else:

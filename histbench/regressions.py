@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from histbench.compare import worse_factor
-from histbench.detect import detect_steps
+from histbench.detect import Step, detect_steps
 from histbench.history import History, Series
 from histbench.results import CommitInfo
 
@@ -42,8 +42,17 @@ class Change:
 
 def series_changes(series: Series, commits: list[CommitInfo], *, alpha: float = 0.05,
                    min_change: float = 0.0) -> list[Change]:
+    steps = detect_steps(series.samples(), alpha=alpha, min_change=min_change)
+    return changes_from_steps(series, steps, commits)
+
+
+def changes_from_steps(series: Series, steps: list[Step],
+                       commits: list[CommitInfo]) -> list[Change]:
+    """Steps as changes: direction from ``higher_is_better``, the last commit with data
+    before each step, and whether the series has come back since (open or fixed).
+
+    ``series`` is anything with the attributes of a Series (the site has its own)."""
     samples = series.samples()
-    steps = detect_steps(samples, alpha=alpha, min_change=min_change)
     changes = []
     for k, step in enumerate(steps):
         with_data = [i for i in range(step.index) if samples[i]]

@@ -238,3 +238,27 @@ def iter_result_files(results_dir: Path, machine: str) -> list[Path]:
 
 def load_machine_results(results_dir: Path, machine: str) -> list[RunResults]:
     return [load(p) for p in iter_result_files(results_dir, machine)]
+
+
+BENCHMARKS_FILE = "benchmarks.json"
+
+
+def save_benchmark_info(results_dir: Path, infos: dict[str, dict[str, Any]]) -> None:
+    """Describe the suite (source, attributes) next to the results, as asv does, so the
+    site can show each benchmark's code without the suite at hand. Merged with what is
+    there: benchmarks measured earlier keep their description."""
+    path = Path(results_dir) / BENCHMARKS_FILE
+    current = load_benchmark_info(results_dir)
+    current.update(infos)
+    write_json_atomic(path, {"schema": "histbench-benchmarks", "benchmarks": current})
+
+
+def load_benchmark_info(results_dir: Path) -> dict[str, dict[str, Any]]:
+    path = Path(results_dir) / BENCHMARKS_FILE
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("schema") != "histbench-benchmarks":
+        return {}
+    return data.get("benchmarks", {})

@@ -271,6 +271,9 @@ class Runner:
                              default_timeout=self.config.default_timeout,
                              env=ctx.env.worker_env(prepared.install_dir))
             ctx.suite = suite.select(self.options.bench)
+            results.save_benchmark_info(self.config.results_dir, {
+                b.name: {k: v for k, v in vars(b).items() if k != "name"}
+                for b in ctx.suite.benchmarks})
             for err in ctx.suite.errors:
                 ctx.progress.message(f"error: {err}")
         return ctx.suite

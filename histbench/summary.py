@@ -90,6 +90,9 @@ class Summary:
         statistics still loads; missing or non-finite values are refused with the key's
         name, because a half-read summary would silently skew every comparison after it.
         """
+        fast = _fast_from_dict(cls, d)
+        if fast is not None:
+            return fast
         names = [f.name for f in fields(cls)]
         missing = [name for name in names if name not in d]
         if missing:
@@ -110,6 +113,31 @@ class Summary:
             else:
                 kwargs[name] = _float_field(name, value)
         return cls(**kwargs)
+
+
+def _fast_from_dict(cls: type[Summary], d: Mapping[str, Any]) -> Summary | None:
+    """The common case, a well-formed record, without per-field validation calls: loading
+    a history reads tens of thousands of summaries. Anything unusual returns None and goes
+    through the validating path, which explains what is wrong."""
+    try:
+        floats = [d[name] for name in _PLAIN_FLOAT_FIELDS]
+        ints = [d[name] for name in _INT_FIELDS_ORDERED]
+        outliers, medians = d["outliers"], d["group_medians"]
+        rule = d["outlier_rule"]
+    except (KeyError, TypeError):
+        return None
+    if not (all(type(v) is float or type(v) is int for v in floats)
+            and all(type(v) is int for v in ints) and type(rule) is str
+            and type(outliers) is list and all(type(v) is int for v in outliers)
+            and type(medians) is list
+            and all(type(v) is float or type(v) is int for v in medians)
+            and all(map(math.isfinite, floats)) and all(map(math.isfinite, medians))):
+        return None
+    kwargs: dict[str, Any] = dict(zip(_PLAIN_FLOAT_FIELDS, map(float, floats), strict=True))
+    kwargs.update(zip(_INT_FIELDS_ORDERED, ints, strict=True))
+    kwargs.update(outliers=tuple(outliers), group_medians=tuple(map(float, medians)),
+                  outlier_rule=rule)
+    return cls(**kwargs)
 
 
 def _int_field(name: str, value: Any) -> int:
@@ -393,3 +421,9 @@ def summarize(samples: Sequence[float], groups: Sequence[Sequence[float]] | None
         group_medians=group_medians,
         between_group_cv=between_cv,
     )
+
+
+_INT_FIELDS_ORDERED = tuple(sorted(_INT_FIELDS))
+_PLAIN_FLOAT_FIELDS = tuple(
+    f.name for f in fields(Summary)
+    if f.name not in _INT_FIELDS | _STR_FIELDS | _INT_TUPLE_FIELDS | _FLOAT_TUPLE_FIELDS)

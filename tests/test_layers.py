@@ -18,8 +18,10 @@ LAYERS = {
     "core": {"__init__", "errors", "config"},
     "storage": {"summary", "results", "machine", "asv_import"},
     "orchestration": {"suite", "execute", "gitrepo", "environments", "runner", "progress"},
-    "analysis": {"stats", "detect", "history", "compare", "regressions", "bisect"},
-    "presentation": {"cli", "__main__", "text", "tables", "cli_analysis"},
+    "analysis": {"stats", "detect", "history", "compare", "regressions", "bisect",
+                 "site_model"},
+    "presentation": {"cli", "__main__", "text", "tables", "cli_analysis", "plots",
+                     "publish"},
 }
 ALLOWED = {
     "measurement": set(),
