@@ -22,7 +22,6 @@ from histbench.config import Config, default_config, find_config, load_config
 from histbench.errors import HistbenchError
 from histbench.execute import ProcessEnv, Settings, run_suite
 from histbench.gitrepo import Repo
-from histbench.publish import Publisher
 from histbench.results import BenchmarkResult
 from histbench.runner import Runner, RunOptions
 from histbench.suite import BenchmarkSpec, discover
@@ -168,6 +167,8 @@ def _describer(config: Config):
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
+    from histbench.publish import Publisher  # matplotlib: only when publishing
+
     config = _config(args)
     publisher = Publisher(config, Path(args.html_dir) if args.html_dir else None,
                           alpha=args.alpha)

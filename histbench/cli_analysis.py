@@ -11,28 +11,21 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from histbench import results
-from histbench.bisect import bisect
-from histbench.compare import compare_runs, has_regression
 from histbench.config import Config
 from histbench.errors import HistbenchError
 from histbench.execute import Settings
 from histbench.gitrepo import Repo
-from histbench.history import History, load_history, pick_machine
-from histbench.regressions import find_changes
 from histbench.results import CommitInfo, RunResults
-from histbench.runner import Runner, RunOptions
-from histbench.stats import minimum_detectable_effect
-from histbench.tables import (
-    changes_json,
-    changes_markdown,
-    changes_text,
-    compare_json,
-    compare_markdown,
-    compare_text,
-)
 from histbench.text import format_value, render_table
+
+if TYPE_CHECKING:
+    from histbench.history import History
+
+# The analysis modules pull in scipy (a second of imports): they are imported inside the
+# commands that need them, so `histbench run` and friends start quickly.
 
 EXIT_OK, EXIT_REGRESSION = 0, 1
 
@@ -53,6 +46,8 @@ def history_order(config: Config) -> list[str] | None:
 
 
 def load(config: Config, args: argparse.Namespace) -> History:
+    from histbench.history import load_history, pick_machine
+
     machine = pick_machine(config.results_dir, getattr(args, "machine", None))
     return load_history(config.results_dir, machine, env_name=getattr(args, "env", None),
                         order=history_order(config))
@@ -74,6 +69,8 @@ def resolve_run(config: Config, history: History, spec: str) -> RunResults:
 
 
 def emit_compare(rows, a: RunResults, b: RunResults, args: argparse.Namespace) -> None:
+    from histbench.tables import compare_json, compare_markdown, compare_text
+
     title = f"histbench: {a.commit.short} → {b.commit.short} on {a.machine}"
     shown = [r for r in rows if r.changed] if args.only_changed else rows
     if args.format == "json":
@@ -90,6 +87,8 @@ def emit_compare(rows, a: RunResults, b: RunResults, args: argparse.Namespace) -
 
 
 def cmd_compare(config: Config, args: argparse.Namespace) -> int:
+    from histbench.compare import compare_runs, has_regression
+
     history = load(config, args)
     a, b = resolve_run(config, history, args.a), resolve_run(config, history, args.b)
     rows = compare_runs(a, b, alpha=args.alpha, factor=args.factor)
@@ -98,6 +97,9 @@ def cmd_compare(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_continuous(config: Config, args: argparse.Namespace) -> int:
+    from histbench.compare import compare_runs, has_regression
+    from histbench.runner import Runner, RunOptions
+
     options = RunOptions(range_spec="", commits=[args.base, args.head], bench=args.bench,
                          machine=args.machine, interleave=True, quick=args.quick,
                          settings=Settings(rounds=args.rounds))
@@ -112,6 +114,9 @@ def cmd_continuous(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_regressions(config: Config, args: argparse.Namespace) -> int:
+    from histbench.regressions import find_changes
+    from histbench.tables import changes_json, changes_markdown, changes_text
+
     history = load(config, args)
     changes = find_changes(history, alpha=args.alpha, threshold=config.threshold_for)
     if not args.all:
@@ -127,6 +132,9 @@ def cmd_regressions(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_bisect(config: Config, args: argparse.Namespace) -> int:
+    from histbench.bisect import bisect
+    from histbench.runner import Runner, RunOptions
+
     repo = Repo(config.repo_path)
     shas = repo.first_parent(f"{repo.rev(args.good)}..{repo.rev(args.bad)}")
     commits = repo.infos([repo.rev(args.good), *shas])
@@ -177,6 +185,8 @@ class _Quiet:
 
 
 def cmd_show(config: Config, args: argparse.Namespace) -> int:
+    from histbench.stats import minimum_detectable_effect
+
     history = load(config, args)
     run = resolve_run(config, history, args.commit) if args.commit else \
         history.runs[history.commits[-1].hash]

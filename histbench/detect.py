@@ -54,7 +54,8 @@ CANDIDATE_P = 0.5  # binary segmentation splits while the bridge statistic's p i
 DRIFT_SPAN = 50  # commits (with data) each side over which the drift's slope is pooled
 DRIFT_ALPHA = 0.05  # ... and its significance adjusted for the history's length
 DRIFT_Z = 3.0  # a drift is fitted where its slope is this many standard errors from 0
-DRIFT_ROUNDS = 4
+DRIFT_ROUNDS = 8
+DRIFT_SETTLED = 0.1  # SDs of a level: a drift that moved less than this is final
 REFINE_ROUNDS = 5
 LAG = 10  # commits between the two ends of a pair, for the first drift estimate
 MAD_EFFICIENCY = 0.37  # of the MAD against the SD, for the degrees of freedom of the noise
@@ -103,7 +104,7 @@ def detect_steps(series: Sequence[Sequence[float]], *, alpha: float = 0.05,
         # The levels vary more around the fit than their differences' MAD said: the
         # commit-to-commit noise has heavy tails. Judge again with the honest variance.
         data.v = data.v * inflate
-        bounds, fit = _segment(data, alpha, bounds)
+        bounds, fit = _segment(data, alpha, (bounds, fit))
     steps = []
     edges = [0, *bounds, fit.n]
     for k, z in enumerate(fit.z_of(bounds)):
@@ -123,7 +124,8 @@ class _Levels:
     y: np.ndarray  # level (log or raw)
     v: np.ndarray  # variance of each level
     df: float  # degrees of freedom of the noise estimate
-    log: bool
+    log: bool  # y is the log of the samples; else the samples / scale
+    scale: float
 
     @classmethod
     def of(cls, series: Sequence[Sequence[float]]) -> _Levels | None:
@@ -139,7 +141,8 @@ class _Levels:
         if flat.size == 0:
             return None
         log = bool(np.all(flat > 0))
-        x = np.log(flat) if log else flat
+        scale = 1.0 if log else float(np.max(np.abs(flat))) or 1.0
+        x = np.log(flat) if log else flat / scale
         order = np.lexsort((x, owner))
         x, owner = x[order], owner[order]
         counts = np.bincount(owner, minlength=len(series))
@@ -163,7 +166,7 @@ class _Levels:
         dof = float(np.sum(kept - 1))
         within = float(np.sum(resid**2)) / dof if dof > 0 else 0.0
         v, df = _noise(y, kept, within, log)
-        return cls(index=index, y=_clip_spikes(y, v), v=v, df=df, log=log)
+        return cls(index=index, y=_clip_spikes(y, v), v=v, df=df, log=log, scale=scale)
 
 
 def _robust_sd(d: np.ndarray) -> float:
@@ -221,7 +224,8 @@ class _Fit:
         self.n = data.y.size
         self.t = data.index.astype(float)
         r = data.y - drift
-        self.r = r - np.median(r)  # centred: prefix sums of squares keep their precision
+        self.offset = float(np.median(r))
+        self.r = r - self.offset  # centred: prefix sums of squares keep their precision
         self.drift = drift
         self.slope_var = slope_var  # variance of the drift's slope, per commit
         w = 1.0 / data.v
@@ -340,8 +344,9 @@ class _Boundaries:
     segment in between at a middle level) would survive as two steps.
     """
 
-    def __init__(self, fit: _Fit, cands: list[int]):
+    def __init__(self, fit: _Fit, cands: list[int], crit: float):
         self.fit = fit
+        self.crit = crit
         self.m = len(cands)
         self.pos = [0, *cands, fit.n]
         self.prev = list(range(-1, self.m + 1))
@@ -350,17 +355,22 @@ class _Boundaries:
         self.version = [0] * (self.m + 2)
         self.move: list[tuple[int, int]] = [(-1, -1)] * (self.m + 2)
         self.heap: list[tuple[float, int, int]] = []
+        self.dirty: set[int] = set()
         for k in range(1, self.m + 1):
             self._push(k)
 
     def _push(self, k: int) -> None:
         self.version[k] += 1
-        cost, move, at = self._cost(k)
+        cost, move, at = self._cost(k, self.crit)
         self.move[k] = (move, at)
         heapq.heappush(self.heap, (cost, k, self.version[k]))
 
-    def _cost(self, k: int) -> tuple[float, int, int]:
-        """(cost, neighbour to move or -1, its new position)."""
+    def _cost(self, k: int, crit: float) -> tuple[float, int, int]:
+        """(cost, neighbour to move or -1, its new position).
+
+        A boundary that goes anyway (its cost is below ``crit`` without any move) is not
+        looked at further.
+        """
         fit, pos = self.fit, self.pos
         rss = fit.rss1
         p, q = self.prev[k], self.next[k]
@@ -368,6 +378,9 @@ class _Boundaries:
         a, b = max(lo, c - WINDOW), min(hi, c + WINDOW)
         right = rss(c, b)
         best = (rss(a, b) - rss(a, c) - right, -1, -1)
+        infl = fit.inflation1(c, lo, hi)
+        if best[0] * infl < crit:
+            return max(best[0], 0.0) * infl, -1, -1
         if p > 0:  # drop k, move the left neighbour anywhere between its neighbours
             a2 = max(pos[self.prev[p]], lo - WINDOW)
             at, total = fit.best_split(a2, b)
@@ -380,45 +393,61 @@ class _Boundaries:
             delta = total - (rss(a, c) + rss(c, hi) + rss(hi, b2))
             if at >= 0 and delta < best[0]:
                 best = (delta, q, at)
-        return max(best[0], 0.0) * fit.inflation1(c, lo, hi), best[1], best[2]
+        return max(best[0], 0.0) * infl, best[1], best[2]
 
-    def _around(self, ks: set[int]) -> set[int]:
-        """The boundaries whose cost depends on where the ones in ``ks`` are."""
-        out = set()
-        for k in ks:
-            j = k
-            for _ in range(3):
-                if j <= 0:
-                    break
-                out.add(j)
-                j = self.prev[j]
-            j = self.next[k]
-            for _ in range(2):
-                if j > self.m:
-                    break
-                out.add(j)
-                j = self.next[j]
-        return {k for k in out if 1 <= k <= self.m and self.alive[k]}
-
-    def prune(self, crit: float) -> None:
-        heap = self.heap
-        while heap:
-            cost, k, ver = heap[0]
-            if not self.alive[k] or ver != self.version[k]:
-                heapq.heappop(heap)
-                continue
-            if cost >= crit:
+    def _around(self, k: int) -> list[int]:
+        """The boundaries whose cost depends on where boundary ``k`` is."""
+        out = [k]
+        j = self.prev[k]
+        for _ in range(2):
+            if j <= 0:
                 break
-            heapq.heappop(heap)
-            move, at = self.move[k]
-            self.alive[k] = False
-            p, q = self.prev[k], self.next[k]
-            self.next[p], self.prev[q] = q, p
-            changed = {p, q}
-            if move >= 0:
-                self.pos[move] = at
-            for j in self._around(changed):
-                self._push(j)
+            out.append(j)
+            j = self.prev[j]
+        j = self.next[k]
+        for _ in range(2):
+            if j > self.m:
+                break
+            out.append(j)
+            j = self.next[j]
+        return out
+
+    def prune(self) -> None:
+        """Drop the boundary of lowest cost while that is below ``crit``.
+
+        Costs that a removal changed are recomputed when they come up (or at the end), not
+        at once: most of them are removed before they would matter.
+        """
+        heap, crit, dirty = self.heap, self.crit, self.dirty
+        while True:
+            while heap:
+                cost, k, ver = heap[0]
+                if not self.alive[k] or ver != self.version[k]:
+                    heapq.heappop(heap)
+                    continue
+                if cost >= crit:
+                    break
+                heapq.heappop(heap)
+                if k in dirty:
+                    dirty.discard(k)
+                    self._push(k)
+                    continue
+                move, at = self.move[k]
+                self.alive[k] = False
+                p, q = self.prev[k], self.next[k]
+                self.next[p], self.prev[q] = q, p
+                # Their neighbours within two links changed; a moved one's too.
+                touched = [j for j in (self.prev[p], p, q, self.next[q]) if 1 <= j <= self.m]
+                if move >= 0:
+                    self.pos[move] = at
+                    touched += self._around(move)
+                dirty.update(j for j in touched if self.alive[j])
+            if not dirty:
+                return
+            for j in list(dirty):
+                if self.alive[j]:
+                    self._push(j)
+            dirty.clear()
 
     def refine(self) -> bool:
         """Move each boundary to the best split of its two segments; True if one moved."""
@@ -433,8 +462,8 @@ class _Boundaries:
                 self.pos[k] = at
                 moved.add(k)
             k = self.next[k]
-        for j in self._around(moved):
-            self._push(j)
+        for k in moved:
+            self.dirty.update(j for j in self._around(k) if self.alive[j])
         return bool(moved)
 
     def positions(self) -> list[int]:
@@ -446,13 +475,16 @@ class _Boundaries:
         return out
 
 
-def _drift(data: _Levels, bounds: list[int]) -> tuple[np.ndarray, np.ndarray]:
+def _drift(data: _Levels, bounds: list[int], before: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Slow trend: the slope within segments, over DRIFT_SPAN commits each side.
 
     At each commit, the slope is the pooled within-segment least-squares slope of the
     commits in its neighbourhood (segments cut to the neighbourhood): steps do not count
     as trend, and a trend that bends is followed. Where that slope is not significant
-    (|z| < DRIFT_Z) there is no drift: fitting one would only cost the step tests power.
+    (|z| < DRIFT_Z), and was not before either (``before``: the slope's variance in the
+    last round, 0 where there was no drift), there is no drift: fitting one would only
+    cost the step tests power. Once found, a drift is kept: within the short treads of a
+    staircase fitted to a trend its slope may look insignificant.
     Returns the drift (continuous, zero at the first commit) and the variance of the
     slope at each commit.
     """
@@ -489,11 +521,10 @@ def _drift(data: _Levels, bounds: list[int]) -> tuple[np.ndarray, np.ndarray]:
     with np.errstate(invalid="ignore", divide="ignore"):
         slope = np.where(xx > 0, xy / xx, 0.0)
         var = np.where(xx > 0, 1.0 / xx, 0.0)
-        real = slope**2 >= _drift_z(n) ** 2 * var
+        real = (slope**2 >= _drift_z(n) ** 2 * var) | (before > 0)
     slope = np.where(real, slope, 0.0)
     var = np.where(real, var, 0.0)
-    drift = np.concatenate(([0.0], np.cumsum(np.diff(t) * 0.5 * (slope[:-1] + slope[1:]))))
-    return drift, var
+    return _integrate(t, slope), var
 
 
 def _drift_z(n: int) -> float:
@@ -524,25 +555,42 @@ def _first_drift(data: _Levels) -> tuple[np.ndarray, np.ndarray]:
     return slope * (t - t[0]), np.full(n, se**2)
 
 
+def _integrate(t: np.ndarray, slope: np.ndarray) -> np.ndarray:
+    """The drift whose slope at each commit is ``slope``: continuous, 0 at the first."""
+    return np.concatenate(([0.0], np.cumsum(np.diff(t) * 0.5 * (slope[:-1] + slope[1:]))))
+
+
 def _segment(data: _Levels, alpha: float,
-             bounds: list[int] | None = None) -> tuple[list[int], _Fit]:
+             previous: tuple[list[int], _Fit] | None = None) -> tuple[list[int], _Fit]:
     """Steps (positions among the commits with data) and the fit they were judged on.
 
-    ``bounds``: the steps of an earlier pass, to take the drift from.
+    ``previous``: the result of an earlier pass, to start the drift from.
     """
     n = data.y.size
     z_crit = float(sps.t.isf(alpha / (2 * _tests(n)), data.df))
     threshold = float(sps.kstwobign.isf(CANDIDATE_P))
-    first = 0 if bounds is None else 1
-    bounds = bounds or []
+    if previous is None:
+        bounds: list[int] = []
+        fit = _Fit(data, *_first_drift(data))
+        first = 0
+    else:
+        bounds, fit = previous
+        first = 1
+    settled = DRIFT_SETTLED * math.sqrt(float(np.median(data.v)))
     for round_ in range(first, DRIFT_ROUNDS):
-        fit = _Fit(data, *(_drift(data, bounds) if round_ else _first_drift(data)))
-        cands = _Boundaries(fit, fit.candidates(threshold))
-        cands.prune(z_crit**2)
+        if round_:
+            new = _Fit(data, *_drift(data, bounds, fit.slope_var))
+            change = new.drift - fit.drift
+            lag = min(WINDOW, n - 1)
+            if round_ > 1 and np.max(np.abs(change[lag:] - change[:-lag])) < settled:
+                break  # what moved would not move a step test
+            fit = new
+        cands = _Boundaries(fit, fit.candidates(threshold), z_crit**2)
+        cands.prune()
         for _ in range(REFINE_ROUNDS):
             if not cands.refine():
                 break
-            cands.prune(z_crit**2)
+            cands.prune()
         found = cands.positions()
         if round_ and found == bounds:
             break
@@ -570,8 +618,8 @@ def _tests(n: int) -> int:
 def _make_step(data: _Levels, fit: _Fit, c: int, lo: int, hi: int, z: float) -> Step:
     # Levels at the step: the drift at the first commit of the new level is added back.
     a, b = fit.window(c, lo, hi)
-    ma = float(fit.mean(a, c) + fit.drift[c])
-    mb = float(fit.mean(c, b) + fit.drift[c])
+    ma = float(fit.mean(a, c) + fit.offset + fit.drift[c])
+    mb = float(fit.mean(c, b) + fit.offset + fit.drift[c])
     if math.isfinite(z):
         p = min(1.0, 2 * _tests(fit.n) * float(sps.t.sf(abs(z), data.df)))
     else:
@@ -580,7 +628,7 @@ def _make_step(data: _Levels, fit: _Fit, c: int, lo: int, hi: int, z: float) -> 
         before, after = math.exp(ma), math.exp(mb)
         ratio = math.exp(mb - ma)
     else:
-        before, after = ma, mb
+        before, after = ma * data.scale, mb * data.scale
         ratio = after / before if before else (math.inf if after > 0 else
                                                 -math.inf if after < 0 else 1.0)
     return Step(index=int(data.index[c]), before=before, after=after, ratio=ratio,

@@ -74,11 +74,16 @@ def history_svg(series: list[SeriesData], commits: list[CommitInfo], *, by_date:
         label = ", ".join(f"{a}={b}" for a, b in s.params.items()) or s.name.rsplit(".", 1)[-1]
         ax.plot(xs, y, color=color, lw=1.2, label=label)
         ax.fill_between(xs, lo, hi, color=color, alpha=0.18, lw=0)
+        labelled = -math.inf
+        span = (xs[-1] - xs[0]) or 1.0
         for step in s.steps:
             x = (xs[step.index - 1] + xs[step.index]) / 2 if step.index else xs[0]
             ax.axvline(x, color=color, ls="--", lw=0.9, alpha=0.8)
-            ax.annotate(f"{step.ratio:.2f}x", (x, 1), xycoords=("data", "axes fraction"),
-                        xytext=(2, -10), textcoords="offset points", fontsize=8, color=color)
+            if x - labelled > 0.06 * span:  # labels closer than that would overprint
+                ax.annotate(f"{step.ratio:.2f}x", (x, 1), xycoords=("data", "axes fraction"),
+                            xytext=(2, -10 - 10 * (k % 3)), textcoords="offset points",
+                            fontsize=8, color=color)
+                labelled = x
         for i, v in enumerate(s.median):
             if v is not None:
                 c = commits[i]

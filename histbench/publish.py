@@ -190,8 +190,11 @@ class Publisher:
 
     def _site(self, site: SiteData, sites: list[SiteData], info: dict[str, dict]) -> None:
         common = self._common(site, sites)
-        self._benchmark_pages(site, common, info)
-        self._commit_pages(site, common)
+        # The open-regression badge lives on the summary pages only: in the header of every
+        # page it would make one new regression re-render a thousand commit pages.
+        stable = dict(common, open_count=None)
+        self._benchmark_pages(site, stable, info)
+        self._commit_pages(site, stable)
         self._index(site, common, f"{site.slug}/index.html")
         self._regressions(site, common)
 
@@ -276,7 +279,7 @@ class Publisher:
             rel = f"{site.slug}/b/{page_slug(name)}"
             digest = repr((commits_digest, self.config.show_commit_url,
                            [(s.digest(), [st.to_dict() for st in s.steps]) for s in members],
-                           common["open_count"], len(common["sites"]),
+                           len(common["sites"]),
                            json.dumps(info.get(name, {}), sort_keys=True, default=str)))
             if not self._fresh(rel, digest):
                 todo.append((rel, name, members))
@@ -295,7 +298,8 @@ class Publisher:
                          if len(chunk) > 1 else _params_text(chunk[0].params) or name)
                 chunks.append({"title": title, "order_svg": order_svg, "date_svg": date_svg})
             self._render(rel, "benchmark.html", name=name, chunks=chunks,
-                         **self._benchmark_context(members, info.get(name, {})), **common)
+                         **self._benchmark_context(members, info.get(name, {}), site.commits),
+                         **common)
 
     def _draw(self, jobs: list) -> list[tuple[str, str]]:
         if self.jobs > 1 and len(jobs) > 4:
@@ -303,7 +307,8 @@ class Publisher:
                 return list(pool.map(_draw_chunk, jobs, chunksize=max(1, len(jobs) // 16)))
         return [_draw_chunk(job) for job in jobs]
 
-    def _benchmark_context(self, members: list[SeriesData], meta: dict) -> dict[str, Any]:
+    def _benchmark_context(self, members: list[SeriesData], meta: dict,
+                           commits: list[CommitInfo]) -> dict[str, Any]:
         first = members[0]
         changes = []
         for s in members:
@@ -319,7 +324,7 @@ class Publisher:
         for s in members:
             for i, status in enumerate(s.status):
                 if status in ("failed", "skipped", "build-failed"):
-                    c = self._commit_at(s, i)
+                    c = commits[i]
                     failures.append({"hash": c.hash, "short": c.short, "status": status,
                                      "reason": s.reasons[i], "params": _params_text(s.params)})
         attributes = [(k, json.dumps(v) if not isinstance(v, str) else v)
@@ -334,13 +339,9 @@ class Publisher:
                 "failures": failures[-50:], "attributes": attributes,
                 "code": meta.get("code", "")}
 
-    def _commit_at(self, s: SeriesData, i: int) -> CommitInfo:
-        return self._commits[i]
-
     # -- commit pages -----------------------------------------------------------------------
 
     def _commit_pages(self, site: SiteData, common: dict) -> None:
-        self._commits = site.commits
         series = sorted(site.series.values(), key=lambda s: s.label)
         step_at: dict[tuple, dict[int, Any]] = {
             s.key: {c.first_bad.hash: c for c in s.changes} for s in series}
@@ -352,7 +353,7 @@ class Publisher:
                       commit.hash in step_at[s.key]) for s in series]
             digest = repr((commit, parent and parent.hash, child and child.hash, cells,
                            site.builds.get(commit.hash), self.config.show_commit_url,
-                           common["open_count"], len(common["sites"])))
+                           len(common["sites"])))
             if self._fresh(rel, digest):
                 continue
             rows = [self._commit_row(s, i, step_at[s.key].get(commit.hash)) for s in series]
