@@ -165,6 +165,10 @@ class _Levels:
         resid = np.where(keep, x - y[group], 0.0)
         dof = float(np.sum(kept - 1))
         within = float(np.sum(resid**2)) / dof if dof > 0 else 0.0
+        if not log:  # levels of about 1: variances neither overflow nor underflow
+            top = float(np.max(np.abs(y)))
+            if top > 0:
+                y, within, scale = y / top, within / top**2, scale * top
         v, df = _noise(y, kept, within, log)
         return cls(index=index, y=_clip_spikes(y, v), v=v, df=df, log=log, scale=scale)
 
@@ -190,7 +194,7 @@ def _noise(y: np.ndarray, kept: np.ndarray, within: float, log: bool) -> tuple[n
     if not np.all(rel > 0):
         rel = np.ones(n)
     scale = _robust_sd(d / np.sqrt(rel[:-1] + rel[1:])) if n > 1 else 0.0
-    floor = ZERO_NOISE * (1.0 if log else max(float(np.max(np.abs(y))), 1e-300))
+    floor = ZERO_NOISE  # levels are logs, or scaled to at most 1 in size
     v = np.maximum(scale**2 * rel, floor**2)
     df = max(1.0, MAD_EFFICIENCY * (n - 1))
     return v, df

@@ -1,0 +1,273 @@
+"""histbench.detect.detect_steps: steps found at the exact commit, false alarms controlled
+over a whole history (noise, outliers, skew, commit jitter, slow drift), odd inputs."""
+
+from __future__ import annotations
+
+import ast
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from histbench.detect import Step, detect_steps
+from histbench.errors import HistbenchError
+
+NOISES = ("gauss1", "gauss3", "lognormal", "outliers", "jitter", "drift")
+
+
+def history(rng: np.random.Generator, n: int, noise: str, steps: dict[int, float] = {},  # noqa: B006
+            base: float = 0.01, samples: int = 10) -> list[list[float]]:
+    """Per-commit samples: level `base`, times `ratio` from each step's commit on."""
+    level = np.full(n, base)
+    for at, ratio in steps.items():
+        level[at:] *= ratio
+    if noise == "drift":
+        level *= 1 + 0.2 * np.arange(n) / (n - 1)
+    if noise == "jitter":
+        level *= 1 + rng.normal(0, 0.01, n)
+    out = []
+    for lev in level:
+        if noise == "gauss3":
+            s = lev * (1 + rng.normal(0, 0.03, samples))
+        elif noise == "lognormal":
+            s = lev * np.exp(rng.normal(0, 0.05, samples))
+        elif noise == "jitter":
+            s = lev * (1 + rng.normal(0, 0.005, samples))
+        else:
+            s = lev * (1 + rng.normal(0, 0.01, samples))
+        if noise == "outliers":
+            hit = rng.random(samples) < 0.05
+            s[hit] *= rng.uniform(2, 5, int(hit.sum()))
+        out.append([float(v) for v in s])
+    return out
+
+
+@pytest.mark.parametrize("noise", NOISES)
+def test_steps_up_and_down_found_at_the_exact_commit(noise):
+    rng = np.random.default_rng(NOISES.index(noise))
+    truth = {40: 1.15, 75: 0.85, 110: 1.25}
+    found = detect_steps(history(rng, 150, noise, truth))
+    assert [s.index for s in found] == list(truth)
+    for step, ratio in zip(found, truth.values(), strict=True):
+        assert step.ratio == pytest.approx(ratio, rel=0.03)
+        assert step.after / step.before == pytest.approx(step.ratio)
+        assert step.p_value < 1e-6
+        assert step.last_good == step.index - 1
+
+
+def test_small_step_in_noisy_samples():
+    # 3% step, 3% noise per sample, 10 samples per commit: clear with 40 commits a side.
+    rng = np.random.default_rng(7)
+    found = detect_steps(history(rng, 80, "gauss3", {40: 1.03}))
+    assert [s.index for s in found] == [40]
+    assert found[0].ratio == pytest.approx(1.03, abs=0.01)
+
+
+@pytest.mark.parametrize("noise", NOISES)
+def test_no_step_histories_rarely_alarm(noise):
+    # alpha = 0.05 over the whole history: about 2 of 40 histories at most on average.
+    # The seed is fixed, so this is deterministic; the bound leaves room for a rate of 5%.
+    rng = np.random.default_rng(100 + NOISES.index(noise))
+    alarms = sum(bool(detect_steps(history(rng, int(rng.integers(50, 250)), noise)))
+                 for _ in range(40))
+    assert alarms <= 5
+
+
+def test_stricter_alpha_alarms_less():
+    rng = np.random.default_rng(11)
+    histories = [history(rng, 120, "jitter") for _ in range(20)]
+    assert not any(detect_steps(h, alpha=0.01) for h in histories)
+
+
+def test_jitter_does_not_fool_it_like_adjacent_t_tests_would():
+    # Within a commit the samples agree to 0.5%, commits disagree by 1%: a t-test between
+    # neighbouring commits' samples is "significant" nearly everywhere.
+    rng = np.random.default_rng(12)
+    samples = history(rng, 200, "jitter")
+    from scipy import stats
+    naive = sum(stats.ttest_ind(a, b).pvalue < 0.05 for a, b in zip(samples, samples[1:], strict=False))
+    assert naive > 100
+    assert detect_steps(samples) == []
+
+
+def test_slow_drift_is_no_staircase_but_a_step_on_it_is_found():
+    rng = np.random.default_rng(13)
+    level = np.linspace(1.0, 1.3, 300)
+    drift = [list(lev * (1 + rng.normal(0, 0.01, 10))) for lev in level]
+    assert detect_steps(drift) == []
+    level[150:] *= 1.05
+    stepped = [list(lev * (1 + rng.normal(0, 0.01, 10))) for lev in level]
+    found = detect_steps(stepped)
+    assert [s.index for s in found] == [150]
+    assert found[0].ratio == pytest.approx(1.05, abs=0.01)
+
+
+def test_outlier_samples_and_a_disturbed_commit_make_no_step():
+    rng = np.random.default_rng(14)
+    samples = history(rng, 100, "gauss1")
+    samples[30] = [v * 4 for v in samples[30][:5]] + samples[30][5:]  # half disturbed
+    samples[60][0] *= 10
+    assert detect_steps(samples) == []
+
+
+def test_commits_without_data_are_skipped():
+    rng = np.random.default_rng(15)
+    samples = history(rng, 80, "gauss1", {40: 1.2})
+    for i in (5, 38, 39, 40, 41, 79):
+        samples[i] = []
+    found = detect_steps(samples)
+    assert [s.index for s in found] == [42]
+    assert found[0].last_good == 37
+    assert found[0].ratio == pytest.approx(1.2, rel=0.01)
+
+
+@pytest.mark.parametrize("series", [[], [[]], [[], [], []], [[1.0]], [[1.0, 2.0]],
+                                    [[1.0], [], [5.0]], [[1.0]] * 3,
+                                    [[float("nan")], [float("inf")]]])
+def test_degenerate_series_give_no_steps(series):
+    assert detect_steps(series) == []
+
+
+def test_zero_noise():
+    assert detect_steps([[2.5] * 5] * 30) == []
+    found = detect_steps([[1.0] * 5] * 20 + [[2.0] * 5] * 20)
+    assert len(found) == 1
+    step = found[0]
+    assert (step.index, step.last_good) == (20, 19)
+    assert step.before == pytest.approx(1.0) and step.after == pytest.approx(2.0)
+    assert step.ratio == pytest.approx(2.0) and step.p_value < 1e-6
+
+
+def test_quantised_samples():
+    rng = np.random.default_rng(16)
+    flat = [list(np.round(1 + rng.normal(0, 0.02, 10), 2)) for _ in range(200)]
+    assert detect_steps(flat) == []
+    stepped = flat[:100] + [[v + 0.1 for v in s] for s in flat[100:]]
+    assert [s.index for s in detect_steps(stepped)] == [100]
+
+
+def test_non_finite_samples_are_ignored_and_no_nan_comes_out():
+    rng = np.random.default_rng(17)
+    samples = history(rng, 60, "gauss1", {30: 1.3})
+    samples[10].append(float("nan"))
+    samples[20].append(float("inf"))
+    samples[45] = [float("nan")]
+    found = detect_steps(samples)
+    assert [s.index for s in found] == [30]
+    for step in found:
+        assert all(math.isfinite(v) for v in (step.before, step.after, step.ratio, step.p_value))
+
+
+def test_min_change_filters_small_steps():
+    rng = np.random.default_rng(18)
+    samples = history(rng, 120, "gauss1", {40: 1.03, 80: 1.3})
+    assert [s.index for s in detect_steps(samples)] == [40, 80]
+    assert [s.index for s in detect_steps(samples, min_change=0.05)] == [80]
+    assert detect_steps(samples, min_change=0.5) == []
+
+
+def test_uneven_sample_counts():
+    rng = np.random.default_rng(19)
+    level = np.where(np.arange(120) < 60, 1.0, 1.04)
+    samples = [list(lev * (1 + rng.normal(0, 0.02, int(rng.choice([1, 3, 20])))))
+               for lev in level]
+    assert [s.index for s in detect_steps(samples)] == [60]
+
+
+def test_values_around_zero_use_the_raw_scale():
+    rng = np.random.default_rng(20)
+    samples = [list(rng.normal(0.0 if i < 50 else 3.0, 1.0, 10)) for i in range(100)]
+    found = detect_steps(samples)
+    assert [s.index for s in found] == [50]
+    assert found[0].after - found[0].before == pytest.approx(3.0, abs=0.3)
+
+
+def test_long_history_completes():
+    rng = np.random.default_rng(21)
+    level = np.ones(10_000)
+    level[2_500:] *= 1.05
+    level[7_000:] *= 0.9
+    samples = [list(lev * (1 + rng.normal(0, 0.01, 10))) for lev in level]
+    assert [s.index for s in detect_steps(samples)] == [2_500, 7_000]
+
+
+@pytest.mark.parametrize("bad", [{"alpha": 0}, {"alpha": 1}, {"alpha": -0.1},
+                                 {"min_change": -0.1}, {"alpha": float("nan")}])
+def test_bad_arguments(bad):
+    with pytest.raises(HistbenchError):
+        detect_steps([[1.0]] * 10, **bad)
+
+
+def test_bad_series():
+    with pytest.raises(HistbenchError):
+        detect_steps([[1.0], None, [2.0]])
+    with pytest.raises(HistbenchError):
+        detect_steps([["fast"], [1.0]])
+
+
+def test_step_to_dict():
+    step = Step(index=3, before=1.0, after=2.0, ratio=2.0, p_value=0.01, last_good=2)
+    assert step.to_dict() == {"index": 3, "before": 1.0, "after": 2.0, "ratio": 2.0,
+                              "p_value": 0.01, "last_good": 2}
+
+
+def test_analysis_layer_imports_nothing_but_numpy_scipy_stdlib_and_errors():
+    tree = ast.parse((Path(__file__).parent.parent / "histbench" / "detect.py").read_text())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module)
+    third_party = {m for m in imported if m.split(".")[0] not in
+                   {"__future__", "heapq", "itertools", "math", "collections", "dataclasses",
+                    "typing", "numpy", "scipy"}}
+    assert third_party == {"histbench.errors"}
+
+
+commit = st.lists(st.floats(min_value=1e-6, max_value=1e6), max_size=6)
+levels = st.lists(st.sampled_from([0.5, 1.0, 1.0, 2.0]), min_size=1, max_size=4)
+
+
+@st.composite
+def histories(draw):
+    """Arbitrary samples, or a few plateaus with noise and gaps, which do have steps."""
+    if draw(st.booleans()):
+        return draw(st.lists(commit, max_size=60))
+    plateaus = draw(levels)
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    out = []
+    for lev in plateaus:
+        for _ in range(draw(st.integers(1, 25))):
+            k = draw(st.integers(0, 5))
+            out.append(list(lev * np.exp(rng.normal(0, 0.05, k))))
+    return out
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(histories())
+def test_steps_are_well_formed(series):
+    found = detect_steps(series)
+    indices = [s.index for s in found]
+    assert indices == sorted(set(indices))
+    for step in found:
+        assert 0 <= step.last_good < step.index < len(series)
+        assert series[step.index] and series[step.last_good]
+        assert not any(series[step.last_good + 1:step.index])
+        assert step.before > 0 and step.after > 0
+        assert step.ratio == pytest.approx(step.after / step.before)
+        assert 0 <= step.p_value <= 1
+        assert step.p_value <= 0.05
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.floats(allow_nan=True, allow_infinity=True, width=32),
+                         max_size=4), max_size=40))
+def test_any_numbers_no_crash_no_nan(series):
+    for step in detect_steps(series):
+        assert 0 <= step.p_value <= 1
+        assert not any(math.isnan(v) for v in (step.before, step.after, step.ratio))
