@@ -69,6 +69,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     suite = discover(sys.executable, config.benchmark_dir,
                      default_timeout=config.default_timeout).select(args.bench)
     settings = Settings.quick() if args.quick else Settings()
+    settings.energy = config.energy
     penv = ProcessEnv(python=sys.executable, benchmark_dir=config.benchmark_dir)
     quiet = args.json
     results = run_suite(penv, suite.benchmarks, settings,

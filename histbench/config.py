@@ -40,6 +40,13 @@ class Config:
     default_timeout: float = 60.0
     wheel_cache_size: int = 50
     thresholds: dict[str, float] = field(default_factory=dict)
+    watts_per_core: float = 10.0
+    powercap_root: str = "/sys/class/powercap"
+
+    @property
+    def energy(self) -> dict[str, object]:
+        """What the worker needs to measure (or estimate) energy."""
+        return {"watts_per_core": self.watts_per_core, "powercap_root": self.powercap_root}
 
     @property
     def root(self) -> Path:
@@ -77,6 +84,8 @@ _SCHEMA: dict[str, tuple[tuple[type, ...], str]] = {
     "default_timeout": ((int, float), "a number"),
     "wheel_cache_size": ((int,), "an integer"),
     "thresholds": ((dict,), "an object of regex: number"),
+    "watts_per_core": ((int, float), "a number"),
+    "powercap_root": ((str,), "a string"),
 }
 _ENVIRONMENT_TYPES = ("virtualenv", "uv")
 
@@ -143,6 +152,8 @@ def _build(path: Path, data: dict[str, Any]) -> Config:
         raise fail("environment_type", f"must be one of {', '.join(_ENVIRONMENT_TYPES)}")
     if data.get("default_timeout", 60) <= 0:
         raise fail("default_timeout", "must be positive")
+    if data.get("watts_per_core", 10) <= 0:
+        raise fail("watts_per_core", "must be positive")
     if data.get("wheel_cache_size", 50) < 1:
         raise fail("wheel_cache_size", "must be at least 1")
     root = path.parent
@@ -173,6 +184,8 @@ def _build(path: Path, data: dict[str, Any]) -> Config:
         default_timeout=float(data.get("default_timeout", 60)),
         wheel_cache_size=int(data.get("wheel_cache_size", 50)),
         thresholds=thresholds,
+        watts_per_core=float(data.get("watts_per_core", 10.0)),
+        powercap_root=data.get("powercap_root", "/sys/class/powercap"),
     )
 
 

@@ -98,17 +98,17 @@ def detect_steps(series: Sequence[Sequence[float]], *, alpha: float = 0.05,
     data = _Levels.of(series)
     if data is None or data.y.size < 2 * MIN_SEGMENT:
         return []
-    bounds, fit = _segment(data, alpha)
+    bounds, fit, strengths = _segment(data, alpha)
     inflate = _residual_variance(fit, bounds)
     if inflate > RESCALE:
         # The levels vary more around the fit than their differences' MAD said: the
         # commit-to-commit noise has heavy tails. Judge again with the honest variance.
         data.v = data.v * inflate
-        bounds, fit = _segment(data, alpha, (bounds, fit))
+        bounds, fit, strengths = _segment(data, alpha, (bounds, fit))
     steps = []
     edges = [0, *bounds, fit.n]
-    for k, z in enumerate(fit.z_of(bounds)):
-        step = _make_step(data, fit, edges[k + 1], edges[k], edges[k + 2], float(z))
+    for k, strength in enumerate(strengths):
+        step = _make_step(data, fit, edges[k + 1], edges[k], edges[k + 2], strength)
         if abs(step.ratio - 1) >= min_change:
             steps.append(step)
     return steps
@@ -169,7 +169,7 @@ class _Levels:
             top = float(np.max(np.abs(y)))
             if top > 0:
                 y, within, scale = y / top, within / top**2, scale * top
-        v, df = _noise(y, kept, within, log)
+        v, df = _noise(y, kept, within)
         return cls(index=index, y=_clip_spikes(y, v), v=v, df=df, log=log, scale=scale)
 
 
@@ -182,7 +182,7 @@ def _robust_sd(d: np.ndarray) -> float:
     return sd if sd > 0 else 1.2533 * float(np.mean(np.abs(d)))
 
 
-def _noise(y: np.ndarray, kept: np.ndarray, within: float, log: bool) -> tuple[np.ndarray, float]:
+def _noise(y: np.ndarray, kept: np.ndarray, within: float) -> tuple[np.ndarray, float]:
     """Variance of each commit's level: jitter + within-commit variance / samples kept."""
     n = y.size
     d = np.diff(y)
@@ -277,31 +277,6 @@ class _Fit:
         between the commits just before and just after it.
         """
         return np.maximum(lo, c - WINDOW), np.minimum(hi, c + WINDOW)
-
-    def z(self, c, lo, hi):
-        """Two-sample statistic of a step at ``c`` between boundaries ``lo`` and ``hi``.
-
-        The drift's uncertainty is part of the variance: the levels of both sides are
-        compared at the same time, so the slope's error times the time between the two
-        sides' centres adds to the difference's error.
-        """
-        base, extra = self._variances(c, lo, hi)
-        a, b = self.window(c, lo, hi)
-        return (self.mean(c, b) - self.mean(a, c)) / np.sqrt(base + extra)
-
-    def _variances(self, c, lo, hi):
-        a, b = self.window(c, lo, hi)
-        wa = self.pw[c] - self.pw[a]
-        wb = self.pw[b] - self.pw[c]
-        gap = (self.pwt[b] - self.pwt[c]) / wb - (self.pwt[c] - self.pwt[a]) / wa
-        return 1 / wa + 1 / wb, self.slope_var[c] * gap**2
-
-    def z_of(self, bounds: list[int]) -> np.ndarray:
-        if not bounds:
-            return np.zeros(0)
-        c = np.asarray(bounds)
-        edges = np.concatenate(([0], c, [self.n]))
-        return self.z(c, edges[:-2], edges[2:])
 
     def candidates(self, threshold: float) -> list[int]:
         """Binary segmentation on the weighted CUSUM, seen as a Brownian bridge."""
@@ -470,13 +445,20 @@ class _Boundaries:
             self.dirty.update(j for j in self._around(k) if self.alive[j])
         return bool(moved)
 
-    def positions(self) -> list[int]:
+    def _alive(self) -> list[int]:
         out = []
         k = self.next[0]
         while k <= self.m:
-            out.append(self.pos[k])
+            out.append(k)
             k = self.next[k]
         return out
+
+    def positions(self) -> list[int]:
+        return [self.pos[k] for k in self._alive()]
+
+    def strengths(self) -> list[float]:
+        """Each boundary's full cost: its squared z, allowing for a neighbour's move."""
+        return [self._cost(k, -math.inf)[0] for k in self._alive()]
 
 
 def _drift(data: _Levels, bounds: list[int], before: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -564,11 +546,12 @@ def _integrate(t: np.ndarray, slope: np.ndarray) -> np.ndarray:
     return np.concatenate(([0.0], np.cumsum(np.diff(t) * 0.5 * (slope[:-1] + slope[1:]))))
 
 
-def _segment(data: _Levels, alpha: float,
-             previous: tuple[list[int], _Fit] | None = None) -> tuple[list[int], _Fit]:
-    """Steps (positions among the commits with data) and the fit they were judged on.
+def _segment(data: _Levels, alpha: float, previous: tuple[list[int], _Fit] | None = None
+             ) -> tuple[list[int], _Fit, list[float]]:
+    """Steps (positions among the commits with data), the fit they were judged on, and
+    their strengths (squared z).
 
-    ``previous``: the result of an earlier pass, to start the drift from.
+    ``previous``: the steps and fit of an earlier pass, to start the drift from.
     """
     n = data.y.size
     z_crit = float(sps.t.isf(alpha / (2 * _tests(n)), data.df))
@@ -599,7 +582,7 @@ def _segment(data: _Levels, alpha: float,
         if round_ and found == bounds:
             break
         bounds = found
-    return bounds, fit
+    return bounds, fit, cands.strengths()
 
 
 def _residual_variance(fit: _Fit, bounds: list[int]) -> float:
@@ -619,15 +602,14 @@ def _tests(n: int) -> int:
     return max(1, n - 2 * MIN_SEGMENT + 1)
 
 
-def _make_step(data: _Levels, fit: _Fit, c: int, lo: int, hi: int, z: float) -> Step:
+def _make_step(data: _Levels, fit: _Fit, c: int, lo: int, hi: int, strength: float) -> Step:
+    """The step at position ``c`` between boundaries ``lo`` and ``hi``, in the caller's terms."""
     # Levels at the step: the drift at the first commit of the new level is added back.
     a, b = fit.window(c, lo, hi)
     ma = float(fit.mean(a, c) + fit.offset + fit.drift[c])
     mb = float(fit.mean(c, b) + fit.offset + fit.drift[c])
-    if math.isfinite(z):
-        p = min(1.0, 2 * _tests(fit.n) * float(sps.t.sf(abs(z), data.df)))
-    else:
-        p = 0.0
+    z = math.sqrt(strength)
+    p = min(1.0, 2 * _tests(fit.n) * float(sps.t.sf(z, data.df))) if math.isfinite(z) else 0.0
     if data.log:
         before, after = math.exp(ma), math.exp(mb)
         ratio = math.exp(mb - ma)

@@ -36,6 +36,7 @@ class Settings:
     number: int | None = None
     warmup_time: float | None = None
     sample_time: float | None = None
+    energy: dict[str, Any] | None = None  # powercap_root, watts_per_core
 
     @classmethod
     def quick(cls) -> Settings:
@@ -50,7 +51,7 @@ class Settings:
         every round and every commit times the same amount of work."""
         cfg: dict[str, Any] = {"rounds": self.rounds_for(bench),
                                "numbers": {str(i): n for i, n in numbers.items()}}
-        for key in ("repeat", "warmup_time", "sample_time", "number"):
+        for key in ("repeat", "warmup_time", "sample_time", "number", "energy"):
             value = getattr(self, key)
             if value is not None:
                 cfg[key] = value
@@ -71,6 +72,7 @@ class Outcome:
     stderr_tail: str | None = None
     started_at: float | None = None
     duration: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -229,6 +231,7 @@ def _outcome(event: dict, log: Path) -> Outcome:
         stderr_tail=_tail(log) if status == "failed" else None,
         started_at=event.get("started_at"),
         duration=event.get("duration"),
+        extra=event.get("extra") or {},
     )
 
 
@@ -301,11 +304,31 @@ def combine(bench: BenchmarkSpec, rounds: list[dict[int, Outcome]]) -> list[Benc
         else:
             result.process_samples = [o.samples for o in outs]
             result.number = outs[0].number
+            energy = [o.extra["energy"] for o in outs if o.extra.get("energy")]
+            if energy:
+                result.extra["energy"] = combine_energy(energy)
             result.started_at = outs[0].started_at
             result.duration = sum(o.duration or 0.0 for o in outs)
             result.with_stats()
         results.append(result)
     return results
+
+
+def combine_energy(per_process: list[dict[str, Any]]) -> dict[str, Any]:
+    """Joules per call over the rounds: the median, the values, and whether any of them is
+    an estimate (one estimated round makes the whole figure an estimate)."""
+    values = sorted(e["joules_per_call"] for e in per_process)
+    mid = len(values) // 2
+    median = values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+    estimated = any(e.get("estimated", True) for e in per_process)
+    out = {"joules_per_call": median, "per_process": [e["joules_per_call"]
+                                                      for e in per_process],
+           "estimated": estimated,
+           "source": "cpu-time estimate" if estimated else per_process[0]["source"]}
+    watts = [e["watts_per_core"] for e in per_process if "watts_per_core" in e]
+    if watts:
+        out["watts_per_core"] = watts[0]
+    return out
 
 
 def remember_numbers(numbers: dict[int, int], outcome: dict[int, Outcome]) -> None:

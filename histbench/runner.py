@@ -153,6 +153,8 @@ class Runner:
         self.options = options
         self.stream = progress_stream
         self.settings = Settings.quick() if options.quick else options.settings
+        if self.settings.energy is None:
+            self.settings.energy = config.energy
         self.manager = EnvManager(
             config.env_dir, kind=config.environment_type, project=config.project,
             build_command=config.build_command, install_command=config.install_command,
