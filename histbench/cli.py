@@ -75,6 +75,9 @@ def cmd_dev(args: argparse.Namespace) -> int:
     results = run_suite(penv, suite.benchmarks, settings,
                         progress=None if quiet else _progress(sys.stderr))
     failed = [r for r in results if r.status == "failed"]
+    if args.save:
+        path = _save_dev(config, suite, results, settings, args.machine)
+        print(f"saved {path}", file=sys.stderr)
     if args.json:
         print(json.dumps({"results": [r.to_dict() for r in results],
                           "errors": [vars(e) for e in suite.errors]}, indent=1,
@@ -87,6 +90,35 @@ def cmd_dev(args: argparse.Namespace) -> int:
         print(f"\n{len(results) - len(failed)} ran, {len(failed)} failed, "
               f"{len(suite.errors)} import errors", file=sys.stderr)
     return EXIT_BENCHMARK_FAILED if failed or suite.errors else EXIT_OK
+
+
+def _save_dev(config: Config, suite, found: list[BenchmarkResult], settings: Settings,
+              machine_name: str | None) -> Path:
+    """Results of the working tree, stored like a commit's (the HEAD it is based on, marked
+    as the working tree), so report, show and compare can use them."""
+    import time
+
+    from histbench import results
+    from histbench.environments import installed_packages
+    from histbench.results import CommitInfo, RunResults
+
+    record = machine.collect(machine_name)
+    machine.save(record, config.results_dir)
+    try:
+        repo = Repo(config.root)
+        info = repo.info(repo.rev("HEAD"))
+        info.subject = f"working tree on {info.short}: {info.subject}"
+    except HistbenchError:
+        info = CommitInfo(hash="0" * 40, date=time.time(), subject="working tree")
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    run = RunResults(machine=record.name, env_name=f"dev-py{version}", commit=info,
+                     python=version, histbench_version=__version__, started_at=time.time(),
+                     finished_at=time.time(), settings=settings.to_dict(), results=found,
+                     errors=[vars(e) for e in suite.errors],
+                     packages=installed_packages(sys.executable))
+    results.save_benchmark_info(config.results_dir, {
+        b.name: {k: v for k, v in vars(b).items() if k != "name"} for b in suite.benchmarks})
+    return results.save(run, config.results_dir)
 
 
 def cmd_machine(args: argparse.Namespace) -> int:
@@ -203,6 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("-b", "--bench", action="append", help="regex of benchmarks to run")
     dev.add_argument("--quick", action="store_true", help="one sample of one call each")
     dev.add_argument("--json", action="store_true", help="print results as JSON")
+    dev.add_argument("--save", action="store_true",
+                     help="store the results (as the working tree of HEAD) for report/show")
+    dev.add_argument("--machine", help="machine name for --save (default: hostname)")
     dev.set_defaults(func=cmd_dev)
 
     run = sub.add_parser("run", help="benchmark a range of commits, each in an isolated env")
@@ -225,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--machine", help="machine whose results to use")
-        if p.prog.split()[-1] in ("compare", "regressions", "show"):
+        if p.prog.split()[-1] in ("compare", "regressions", "show", "report"):
             p.add_argument("--env", help="environment name (default: the most used)")
 
     cli_analysis.add_parsers(sub, common)

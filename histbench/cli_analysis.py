@@ -213,6 +213,59 @@ def cmd_show(config: Config, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_report(config: Config, args: argparse.Namespace) -> int:
+    from histbench import machine as machines
+    from histbench import report
+    from histbench.variants import families_from_commits, families_from_params
+
+    history = load(config, args)
+    run = resolve_run(config, history, args.commit) if args.commit else \
+        history.runs[history.commits[-1].hash]
+    chosen = None
+    if args.bench:
+        from histbench.suite import Suite
+
+        names = {r.name for r in run.results}
+        chosen = {b.name for b in Suite([_Named(n) for n in names]).select(args.bench)
+                  .benchmarks}
+    families = families_from_params(run, args.baseline, chosen)
+    title = f"{config.project}: variants against {args.baseline}"
+    if not families:
+        try:
+            base = resolve_run(config, history, args.baseline)
+        except HistbenchError:
+            raise HistbenchError(
+                f"--baseline {args.baseline!r} is neither a variant (parameter value) of "
+                f"any benchmark at {run.commit.short} nor a measured commit") from None
+        families = families_from_commits(base, run, chosen)
+        title = f"{config.project}: {run.commit.short} against {base.commit.short}"
+    try:
+        record = machines.load(config.results_dir / history.machine / "machine.json")
+    except HistbenchError:
+        record = None
+    repro = report.reproducibility(run, record, results.load_benchmark_info(config.results_dir))
+    out = Path(args.output) if args.output else None
+    if args.format == "json":
+        text = json.dumps(report.as_json(families, repro), indent=1)
+    elif args.format == "html":
+        text = report.html(families, repro, title)
+    else:
+        text = report.markdown(families, repro, out.parent if out else Path("."), title)
+    if out:
+        out.write_text(text)
+        print(f"wrote {out}", file=sys.stderr)
+    else:
+        print(text)
+    return EXIT_OK
+
+
+class _Named:
+    """Just a name, so Suite.select's regex matching serves report's -b too."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+
 def add_parsers(sub, common) -> None:
     """Register the analysis commands on the main parser's subparsers."""
     def formats(p):
@@ -260,6 +313,17 @@ def add_parsers(sub, common) -> None:
     b.add_argument("--rounds", type=int, default=None, help="processes per probe")
     common(b)
     b.set_defaults(analysis=cmd_bisect)
+
+    rp = sub.add_parser("report", help="fair comparison of variants: speedup, accuracy, "
+                                       "memory, energy, Pareto front")
+    rp.add_argument("--baseline", required=True,
+                    help="the baseline variant (a parameter value) or commit")
+    rp.add_argument("--commit", help="the commit whose results to report (default: newest)")
+    rp.add_argument("-b", "--bench", action="append", help="regex of benchmarks to include")
+    rp.add_argument("--format", choices=["markdown", "html", "json"], default="markdown")
+    rp.add_argument("--output", help="write here (plots go next to it for markdown)")
+    common(rp)
+    rp.set_defaults(analysis=cmd_report)
 
     s = sub.add_parser("show", help="results of one commit, with each benchmark's sensitivity")
     s.add_argument("commit", nargs="?")

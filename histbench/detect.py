@@ -201,18 +201,23 @@ def _noise(y: np.ndarray, kept: np.ndarray, within: float) -> tuple[np.ndarray, 
 
 
 def _clip_spikes(y: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Pull a lone commit that is far off both neighbours back to SPIKE_SDS of them.
+    """Pull a commit that is far off its neighbours back to SPIKE_SDS of them.
 
-    A commit where half the samples were disturbed is off by a lot; a piecewise-constant
-    fit would make a step of it and its neighbour. Against the median of itself and its
-    two neighbours, a step (two commits on one side) is left alone.
+    A commit where half the samples were disturbed is off by a lot, and with heavy-tailed
+    jitter two neighbouring commits may be; a piecewise-constant fit would make two steps
+    of them. The reference is the median of the commit and two neighbours on each side
+    (one at the ends): a step, with at least MIN_SEGMENT commits on each side, is left
+    alone, while one or two commits off on their own are pulled in.
     """
-    if y.size < 3:
+    n = y.size
+    if n < 3:
         return y
-    trio = np.stack([y[:-2], y[1:-1], y[2:]])
-    mid = np.median(trio, axis=0)
-    first, last = np.median(y[:3]), np.median(y[-3:])
-    ref = np.concatenate(([first], mid, [last]))
+    ref = np.empty(n)
+    ref[[0, -1]] = np.median(y[:3]), np.median(y[-3:])
+    ref[1:-1] = np.median(np.stack([y[:-2], y[1:-1], y[2:]]), axis=0)
+    if n >= 5:
+        five = np.lib.stride_tricks.sliding_window_view(y, 5)
+        ref[2:-2] = np.median(five, axis=1)
     sd = np.sqrt(v)
     return np.clip(y, ref - SPIKE_SDS * sd, ref + SPIKE_SDS * sd)
 
@@ -560,9 +565,9 @@ def _segment(data: _Levels, alpha: float, previous: tuple[list[int], _Fit] | Non
         bounds: list[int] = []
         fit = _Fit(data, *_first_drift(data))
         first = 0
-    else:
+    else:  # the drift has settled already, or had its chances: two more rounds
         bounds, fit = previous
-        first = 1
+        first = DRIFT_ROUNDS - 2
     settled = DRIFT_SETTLED * math.sqrt(float(np.median(data.v)))
     for round_ in range(first, DRIFT_ROUNDS):
         if round_:

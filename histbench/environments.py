@@ -99,6 +99,22 @@ class Environment:
         return env
 
 
+PACKAGES_SCRIPT = (
+    "import importlib.metadata as m, json; "
+    "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions() "
+    "if d.metadata['Name']}))")
+
+
+def installed_packages(python: str, env: dict[str, str] | None = None) -> dict[str, str]:
+    """Name -> version of every distribution the interpreter sees, for reproducibility."""
+    proc = subprocess.run([python, "-c", PACKAGES_SCRIPT], capture_output=True, text=True,
+                          env=env)
+    try:
+        return dict(sorted(json.loads(proc.stdout).items())) if proc.returncode == 0 else {}
+    except ValueError:
+        return {}
+
+
 def env_name(kind: str, version: str, requirements: dict[str, str]) -> str:
     """asv-like names: ``virtualenv-py3.11`` plus the requirements when there are any."""
     name = f"{kind}-py{version}"

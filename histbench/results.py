@@ -115,6 +115,7 @@ class RunResults:
     results: list[BenchmarkResult] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     complete: bool = True  # False while an interleaved run has rounds still to do
+    packages: dict[str, str] = field(default_factory=dict)  # distributions in the env
 
     @property
     def build_failed(self) -> bool:
@@ -140,6 +141,7 @@ class RunResults:
             "results": [r.to_dict() for r in self.results],
             "errors": self.errors,
             "complete": self.complete,
+            "packages": self.packages,
         }
 
     @classmethod
@@ -159,6 +161,7 @@ class RunResults:
             results=[BenchmarkResult.from_dict(r) for r in data.get("results", [])],
             errors=data.get("errors", []),
             complete=data.get("complete", True),
+            packages=data.get("packages", {}),
         )
 
 

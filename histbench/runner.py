@@ -21,7 +21,7 @@ from pathlib import Path
 
 from histbench import __version__, machine, results
 from histbench.config import Config
-from histbench.environments import BuildError, Environment, EnvManager
+from histbench.environments import BuildError, Environment, EnvManager, installed_packages
 from histbench.errors import HistbenchError
 from histbench.execute import (
     CacheOutcome,
@@ -307,7 +307,7 @@ class Runner:
                       "quick": self.options.quick},
             build=prepared.build, results=found,
             errors=[vars(e) for e in ctx.suite.errors] if ctx.suite else [],
-            complete=complete)
+            complete=complete, packages=ctx.packages.get(prepared.info.hash, {}))
         return results.save(run, self.config.results_dir)
 
     def _finish(self, ctx: _Context, prepared: Prepared, started: float,
@@ -341,6 +341,9 @@ class Runner:
             ctx.progress.advance()
 
     def _penv(self, ctx: _Context, prepared: Prepared) -> ProcessEnv:
+        if prepared.ok and prepared.info.hash not in ctx.packages:
+            ctx.packages[prepared.info.hash] = installed_packages(
+                ctx.env.python, ctx.env.worker_env(prepared.install_dir))
         return ProcessEnv(python=ctx.env.python, benchmark_dir=self.config.benchmark_dir,
                           env=ctx.env.worker_env(prepared.install_dir))
 
@@ -434,3 +437,4 @@ class _Context:
     progress: Progress
     report: RunReport
     suite: Suite | None = None
+    packages: dict[str, dict[str, str]] = field(default_factory=dict)

@@ -544,7 +544,10 @@ def deep_size(obj) -> int:
         if id(item) in seen or isinstance(item, skip):
             continue
         seen.add(id(item))
-        total += sys.getsizeof(item)
+        size = sys.getsizeof(item)
+        if type(item).__name__ == "ndarray":  # a view or unpickled array: count its data
+            size = max(size, int(getattr(item, "nbytes", 0)))
+        total += size
         stack.extend(gc.get_referents(item))
     return total
 

@@ -19,9 +19,9 @@ LAYERS = {
     "storage": {"summary", "results", "machine", "asv_import"},
     "orchestration": {"suite", "execute", "gitrepo", "environments", "runner", "progress"},
     "analysis": {"stats", "detect", "history", "compare", "regressions", "bisect",
-                 "site_model"},
+                 "site_model", "metrics", "variants"},
     "presentation": {"cli", "__main__", "text", "tables", "cli_analysis", "plots",
-                     "publish"},
+                     "publish", "report"},
 }
 ALLOWED = {
     "measurement": set(),

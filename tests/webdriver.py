@@ -1,0 +1,137 @@
+"""A minimal W3C WebDriver client for headless Chromium: chromedriver over HTTP with urllib.
+
+Just what the site's browser tests need (navigate, run JS, console logs, click, type,
+screenshots), so that the tests need no Selenium.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ELEMENT = "element-6066-11e4-a52f-4f735a66835e"  # the W3C key of a web element reference
+
+
+class WebDriverError(Exception):
+    """An error answered by chromedriver, e.g. ``no such alert`` or ``javascript error``."""
+
+    def __init__(self, error: str, message: str):
+        super().__init__(f"{error}: {message}")
+        self.error = error
+
+
+def find_browser() -> tuple[str | None, str | None]:
+    """Paths of (chromium, chromedriver), None for those not installed."""
+    chromium = os.environ.get("HISTBENCH_CHROMIUM") or next(
+        filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
+    driver = os.environ.get("HISTBENCH_CHROMEDRIVER") or shutil.which("chromedriver")
+    return chromium, driver
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Browser:
+    """One headless Chromium session; ``close()`` quits it and stops chromedriver."""
+
+    def __init__(self, chromium: str, chromedriver: str, profile: Path, timeout: float = 30):
+        port = _free_port()
+        self.base = f"http://127.0.0.1:{port}"
+        self.session = ""
+        self.proc = subprocess.Popen([chromedriver, f"--port={port}"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + timeout
+            while not self._ready():
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"chromedriver did not start on port {port}")
+                time.sleep(0.05)
+            args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                    "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--window-size=1280,900",
+                    f"--user-data-dir={profile}"]
+            caps = {"browserName": "chrome",
+                    "goog:chromeOptions": {"binary": chromium, "args": args},
+                    "goog:loggingPrefs": {"browser": "ALL"}}
+            self.session = self._call("POST", "/session",
+                                      {"capabilities": {"alwaysMatch": caps}})["sessionId"]
+        except BaseException:
+            self.close()
+            raise
+
+    def _ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.base + "/status", timeout=1) as r:
+                return bool(json.load(r)["value"].get("ready"))
+        except (OSError, ValueError, KeyError):
+            return False
+
+    def _call(self, method: str, path: str, body: dict | None = None):
+        data = json.dumps(body if body is not None else {}).encode() if method == "POST" else None
+        request = urllib.request.Request(self.base + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as r:
+                return json.load(r)["value"]
+        except urllib.error.HTTPError as e:
+            value = json.load(e).get("value") or {}
+            raise WebDriverError(value.get("error", str(e.code)), value.get("message", "")) from None
+
+    def _s(self, method: str, path: str, body: dict | None = None):
+        return self._call(method, f"/session/{self.session}{path}", body)
+
+    def get(self, url: str) -> None:
+        self._s("POST", "/url", {"url": url})
+
+    def execute(self, script: str, *args):
+        """Run ``script`` as a function body (``return ...``) with ``arguments``."""
+        return self._s("POST", "/execute/sync", {"script": script, "args": list(args)})
+
+    def logs(self) -> list[dict]:
+        """Browser console entries since the last call ({level, message, source, ...})."""
+        return self._s("POST", "/se/log", {"type": "browser"})
+
+    def find(self, css: str) -> dict:
+        """A reference to the first element matching ``css``; usable as an ``execute`` arg."""
+        return self._s("POST", "/element", {"using": "css selector", "value": css})
+
+    def click(self, element: dict) -> None:
+        self._s("POST", f"/element/{element[ELEMENT]}/click")
+
+    def type(self, element: dict, text: str) -> None:
+        self._s("POST", f"/element/{element[ELEMENT]}/value", {"text": text})
+
+    def alert_text(self) -> str | None:
+        """The text of an open alert/confirm/prompt, None if there is none."""
+        try:
+            return self._s("GET", "/alert/text")
+        except WebDriverError as e:
+            if e.error == "no such alert":
+                return None
+            raise
+
+    def screenshot(self, path: Path) -> Path:
+        path.write_bytes(base64.b64decode(self._s("GET", "/screenshot")))
+        return path
+
+    def close(self) -> None:
+        try:
+            if self.session:
+                self._call("DELETE", f"/session/{self.session}")
+        except (OSError, WebDriverError):
+            pass
+        finally:
+            self.session = ""
+            self.proc.kill()
+            self.proc.wait(timeout=10)
