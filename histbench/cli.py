@@ -68,7 +68,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
     config = _config(args, required=False)
     suite = discover(sys.executable, config.benchmark_dir,
                      default_timeout=config.default_timeout).select(args.bench)
-    settings = Settings.quick() if args.quick else Settings()
+    settings = Settings.quick() if args.quick else Settings(rounds=args.rounds,
+                                                            repeat=args.repeat)
     settings.energy = config.energy
     penv = ProcessEnv(python=sys.executable, benchmark_dir=config.benchmark_dir)
     quiet = args.json
@@ -238,6 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--save", action="store_true",
                      help="store the results (as the working tree of HEAD) for report/show")
     dev.add_argument("--machine", help="machine name for --save (default: hostname)")
+    dev.add_argument("--rounds", type=int, help="processes per benchmark (overrides suite)")
+    dev.add_argument("--repeat", type=int, help="samples per process (overrides suite)")
     dev.set_defaults(func=cmd_dev)
 
     run = sub.add_parser("run", help="benchmark a range of commits, each in an isolated env")

@@ -6,26 +6,42 @@ and a p-value. The false-alarm rate is controlled over the whole history: with
 ``alpha=0.05`` a history without any step, of any length, reports one in about 5% of
 cases or fewer (family-wise, not per commit).
 
-How (all on the log scale when every sample is positive, else on the raw scale):
+How (on the log scale when every sample is positive, else on the raw scale):
 
-1. Per-commit level: mean of the commit's samples after dropping the ones further than
-   ``TRIM_SDS`` robust standard deviations (pooled over the history) from the commit's
-   median. Outlier samples go, and gaussian noise keeps nearly the efficiency of a mean.
-2. Noise of a level, estimated from the levels themselves: the MAD of first differences
-   (minus their median, which is the local slope). It includes commit-to-commit jitter,
-   which the within-commit spread does not show, and a few steps hardly move it. Commits
-   with fewer samples weigh less (jitter + within-commit variance / number of samples).
-3. Candidates: binary segmentation with the CUSUM (Brownian-bridge) statistic, with a
-   liberal threshold, so that a rise followed by a fall is not masked.
-4. Confirmation: the candidate least likely to be real is dropped, one at a time, until
-   every boundary left passes a two-sample test between the commits on its two sides
-   (up to ``WINDOW`` commits each side, never past the next boundary), Bonferroni-adjusted
-   for every commit where a step could have been. Each surviving step is then moved to the
-   commit that best splits its two neighbouring segments (maximum likelihood).
-5. Drift: a slow trend is estimated as the slope within segments (pooled, over a
-   neighbourhood of ``DRIFT_SPAN`` commits) and subtracted, and steps 3-4 run again on the
-   detrended levels. A trend hence never shows up as a staircase; its uncertainty is part of
-   the confirmation test's variance.
+1. Per-commit level: mean of the commit's samples after dropping those further than
+   ``TRIM_SDS`` robust SDs (pooled over the history) from the commit's median: outlier
+   samples go, gaussian noise keeps nearly the efficiency of a mean.
+2. Noise of a level, from the levels themselves: the MAD of first differences (minus their
+   median, the local slope). It includes commit-to-commit jitter, which the spread within
+   a commit does not show, and a few steps hardly move it. Commits with fewer samples
+   weigh less (jitter + within-commit variance / samples). A commit (or two) far off
+   its neighbours is pulled back to ``SPIKE_SDS`` of them: one disturbed commit is no step.
+3. Candidates: binary segmentation with the CUSUM statistic seen as a Brownian bridge,
+   with a liberal threshold (``CANDIDATE_P``), so that a rise and a fall soon after do
+   not mask each other.
+4. Confirmation: the weakest candidate is dropped, one at a time, until every boundary
+   left passes a two-sample test of the commits on its two sides (at most ``WINDOW`` each
+   side, never past the next boundary), Bonferroni-adjusted for every commit where a step
+   could have been: that is what makes the false-alarm rate family-wise, at any history
+   length. A boundary's strength allows for a neighbour moving to make up for it, so a
+   step is not reported twice, a commit early and a commit late. Each boundary left is
+   moved to the commit that best splits its two segments (maximum likelihood), to the
+   exact commit of the step when the data allows.
+5. Drift: a first slope is the median of slopes between commits ``LAG`` apart (robust to
+   steps); later rounds pool the least-squares slope within segments over ``DRIFT_SPAN``
+   commits each side, where significant (a trend that bends is followed). The drift is
+   subtracted and 3-4 run again, until it settles. A slow trend is no staircase, and the
+   slope's uncertainty is part of each step test's variance.
+6. If the levels vary around the fit more than the MAD said (heavy-tailed jitter), the
+   variance is scaled up to what they show and 3-5 run again.
+
+The p-value of a step is the Bonferroni-adjusted one of its test (Student t, with the
+degrees of freedom of a MAD-based variance estimate); steps have p <= alpha.
+
+Limits: a step needs ``MIN_SEGMENT`` commits with data on each side (the newest commit
+alone cannot show one); a level that leaves for one or two commits and comes back counts
+as noise (step 2); a step smaller than about two noise SDs of a commit's level is often
+found a commit early or late: the data cannot tell.
 
 Cost: O(n log n) in the number of commits (prefix sums; the loops run over candidates).
 
@@ -54,7 +70,7 @@ CANDIDATE_P = 0.5  # binary segmentation splits while the bridge statistic's p i
 DRIFT_SPAN = 50  # commits (with data) each side over which the drift's slope is pooled
 DRIFT_ALPHA = 0.05  # ... and its significance adjusted for the history's length
 DRIFT_Z = 3.0  # a drift is fitted where its slope is this many standard errors from 0
-DRIFT_ROUNDS = 8
+DRIFT_ROUNDS = 6
 DRIFT_SETTLED = 0.1  # SDs of a level: a drift that moved less than this is final
 REFINE_ROUNDS = 5
 LAG = 10  # commits between the two ends of a pair, for the first drift estimate
@@ -248,14 +264,15 @@ class _Fit:
             p.tolist() for p in (self.pw, self.pwr, self.pwrr, self.pwt))
         self.lsv = slope_var.tolist()
 
-    def rss1(self, a: int, b: int) -> float:
+    def rss(self, a: int, b: int) -> float:
+        """Weighted residual sum of squares of [a, b) around its mean (in noise variances)."""
         sw = self.lw[b] - self.lw[a]
         if sw <= 0:
             return 0.0
         swr = self.lwr[b] - self.lwr[a]
         return max(self.lwrr[b] - self.lwrr[a] - swr * swr / sw, 0.0)
 
-    def inflation1(self, c: int, lo: int, hi: int) -> float:
+    def inflation(self, c: int, lo: int, hi: int) -> float:
         """The share of a step's variance that is not the drift's."""
         if not self.lsv[c]:
             return 1.0
@@ -266,13 +283,8 @@ class _Fit:
         base = 1 / wa + 1 / wb
         return base / (base + self.lsv[c] * gap * gap)
 
-    def rss(self, a, b):
-        """Weighted residual sum of squares of segment(s) [a, b) around their own mean."""
-        sw = self.pw[b] - self.pw[a]
-        swr = self.pwr[b] - self.pwr[a]
-        return np.maximum(self.pwrr[b] - self.pwrr[a] - swr * swr / sw, 0.0)
-
     def mean(self, a, b):
+        """Weighted mean residual of [a, b) (arrays or ints)."""
         return (self.pwr[b] - self.pwr[a]) / (self.pw[b] - self.pw[a])
 
     def window(self, c, lo, hi):
@@ -356,13 +368,13 @@ class _Boundaries:
         looked at further.
         """
         fit, pos = self.fit, self.pos
-        rss = fit.rss1
+        rss = fit.rss
         p, q = self.prev[k], self.next[k]
         lo, c, hi = pos[p], pos[k], pos[q]
         a, b = max(lo, c - WINDOW), min(hi, c + WINDOW)
         right = rss(c, b)
         best = (rss(a, b) - rss(a, c) - right, -1, -1)
-        infl = fit.inflation1(c, lo, hi)
+        infl = fit.inflation(c, lo, hi)
         if best[0] * infl < crit:
             return max(best[0], 0.0) * infl, -1, -1
         if p > 0:  # drop k, move the left neighbour anywhere between its neighbours
@@ -564,17 +576,18 @@ def _segment(data: _Levels, alpha: float, previous: tuple[list[int], _Fit] | Non
     if previous is None:
         bounds: list[int] = []
         fit = _Fit(data, *_first_drift(data))
-        first = 0
-    else:  # the drift has settled already, or had its chances: two more rounds
+        rounds, settle_from = DRIFT_ROUNDS, 2  # round 1 changes how the drift is estimated
+    else:  # new variances: a new fit on the drift of the earlier pass, and two rounds more
         bounds, fit = previous
-        first = DRIFT_ROUNDS - 2
+        fit = _Fit(data, *_drift(data, bounds, fit.slope_var))
+        rounds, settle_from = 2, 1
     settled = DRIFT_SETTLED * math.sqrt(float(np.median(data.v)))
-    for round_ in range(first, DRIFT_ROUNDS):
+    lag = min(WINDOW, n - 1)
+    for round_ in range(rounds):
         if round_:
             new = _Fit(data, *_drift(data, bounds, fit.slope_var))
-            change = new.drift - fit.drift
-            lag = min(WINDOW, n - 1)
-            if round_ > 1 and np.max(np.abs(change[lag:] - change[:-lag])) < settled:
+            moved = new.drift - fit.drift
+            if round_ >= settle_from and np.max(np.abs(moved[lag:] - moved[:-lag])) < settled:
                 break  # what moved would not move a step test
             fit = new
         cands = _Boundaries(fit, fit.candidates(threshold), z_crit**2)

@@ -36,7 +36,7 @@ def _value(v: Variant, role: str) -> str:
         return "–"
     s = r.stats
     text = format_value(s.median, r.unit)
-    if s.n > 1:
+    if s.n > 1 and s.median_ci_low != s.median_ci_high:  # a constant value has no interval
         low, high = format_value(s.median_ci_low, r.unit), format_value(s.median_ci_high, r.unit)
         text += f" [{low}, {high}]"
     return text
@@ -190,7 +190,11 @@ def markdown(families: list[Family], repro: list[tuple[str, str]], plot_dir: Pat
                 path.write_text(trade)
                 out += [f"![accuracy vs latency of {fam.name}]({path.name})"]
         out.append("")
-    out += ["## Reproducibility", "", _md_table(["", ""], [[k, v] for k, v in repro]), "",
+    shown = [[k, v] for k, v in repro if k != "packages"]
+    packages = dict(repro).get("packages", "–")
+    out += ["## Reproducibility", "", _md_table(["", ""], shown), "",
+            f"<details><summary>packages ({packages.count(',') + 1 if packages != '–' else 0})"
+            f"</summary>\n\n{packages}\n\n</details>", "",
             "Efficiency = speedup × compression / (1 + |accuracy Δ|): one ranking score "
             "among others, not a truth. Energy marked (estimated) is CPU time × watts per "
             "core, not a measurement."]

@@ -17,7 +17,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-ELEMENT = "element-6066-11e4-a52f-4f735a66835e"  # the W3C key of a web element reference
+ELEMENT = "element-6066-11e4-a52e-4f735466cecf"  # the W3C key of a web element reference
 
 
 class WebDriverError(Exception):
@@ -29,11 +29,12 @@ class WebDriverError(Exception):
 
 
 def find_browser() -> tuple[str | None, str | None]:
-    """Paths of (chromium, chromedriver), None for those not installed."""
-    chromium = os.environ.get("HISTBENCH_CHROMIUM") or next(
-        filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
-    driver = os.environ.get("HISTBENCH_CHROMEDRIVER") or shutil.which("chromedriver")
-    return chromium, driver
+    """Paths of (chromium, chromedriver), None for those not installed.
+
+    HISTBENCH_CHROMIUM and HISTBENCH_CHROMEDRIVER name other executables."""
+    names = os.environ.get("HISTBENCH_CHROMIUM", "chromium chromium-browser google-chrome")
+    chromium = next(filter(None, map(shutil.which, names.split())), None)
+    return chromium, shutil.which(os.environ.get("HISTBENCH_CHROMEDRIVER", "chromedriver"))
 
 
 def _free_port() -> int:
@@ -59,8 +60,8 @@ class Browser:
                 time.sleep(0.05)
             args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                     "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--window-size=1280,900",
-                    f"--user-data-dir={profile}"]
+                    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+                    "--window-size=1280,900", f"--user-data-dir={profile}"]
             caps = {"browserName": "chrome",
                     "goog:chromeOptions": {"binary": chromium, "args": args},
                     "goog:loggingPrefs": {"browser": "ALL"}}
@@ -85,8 +86,12 @@ class Browser:
             with urllib.request.urlopen(request, timeout=60) as r:
                 return json.load(r)["value"]
         except urllib.error.HTTPError as e:
-            value = json.load(e).get("value") or {}
-            raise WebDriverError(value.get("error", str(e.code)), value.get("message", "")) from None
+            try:
+                value = json.load(e)["value"]
+            except (ValueError, KeyError, TypeError):
+                value = {}
+            raise WebDriverError(value.get("error", f"HTTP {e.code}"),
+                                 value.get("message", "")) from None
 
     def _s(self, method: str, path: str, body: dict | None = None):
         return self._call(method, f"/session/{self.session}{path}", body)
@@ -112,14 +117,16 @@ class Browser:
     def type(self, element: dict, text: str) -> None:
         self._s("POST", f"/element/{element[ELEMENT]}/value", {"text": text})
 
-    def alert_text(self) -> str | None:
-        """The text of an open alert/confirm/prompt, None if there is none."""
+    def take_alert(self) -> str | None:
+        """The text of an open alert/confirm/prompt, which is dismissed; None if none is open."""
         try:
-            return self._s("GET", "/alert/text")
+            text = self._s("GET", "/alert/text")
         except WebDriverError as e:
             if e.error == "no such alert":
                 return None
             raise
+        self._s("POST", "/alert/dismiss")
+        return text
 
     def screenshot(self, path: Path) -> Path:
         path.write_bytes(base64.b64decode(self._s("GET", "/screenshot")))
