@@ -64,7 +64,10 @@ from histbench.errors import HistbenchError
 
 MIN_SEGMENT = 2  # commits with data on each side of a step, at least
 WINDOW = 50  # commits with data each side of a step that its test compares, at most
+TRIM_DIFFS = 0.1  # share of the largest differences between levels left out of their SD
 TRIM_SDS = 3.0  # samples further from their commit's median are outliers
+LOW_QUANTILE = 0.2  # the other candidate for a commit's level ...
+LOW_QUANTILE_GAIN = 0.7  # ... taken when its noise is this much smaller than the mean's
 SPIKE_SDS = 3.0  # a lone commit is pulled back to this many SDs of its neighbours
 CANDIDATE_P = 0.5  # binary segmentation splits while the bridge statistic's p is below this
 DRIFT_SPAN = 50  # commits (with data) each side over which the drift's slope is pooled
@@ -181,6 +184,15 @@ class _Levels:
         resid = np.where(keep, x - y[group], 0.0)
         dof = float(np.sum(kept - 1))
         within = float(np.sum(resid**2)) / dof if dof > 0 else 0.0
+        # A low quantile instead, when it is the steadier level: timings whose processes
+        # land on a fast or a slow mode (a busy machine) have a steady fast mode and a
+        # mean or median that jumps with the share of slow processes.
+        pos = LOW_QUANTILE * (c - 1)
+        below = np.floor(pos).astype(np.int64)
+        frac = pos - below
+        low = x[starts + below] * (1 - frac) + x[starts + np.minimum(below + 1, c - 1)] * frac
+        if y.size > 2 and _noise_sd(np.diff(low)) < LOW_QUANTILE_GAIN * _noise_sd(np.diff(y)):
+            y = low
         if not log:  # levels of about 1: variances neither overflow nor underflow
             top = float(np.max(np.abs(y)))
             if top > 0:
@@ -198,18 +210,38 @@ def _robust_sd(d: np.ndarray) -> float:
     return sd if sd > 0 else 1.2533 * float(np.mean(np.abs(d)))
 
 
+def _noise_sd(d: np.ndarray) -> float:
+    """SD of differences: the larger of the MAD's and that of all but the largest ones.
+
+    The MAD alone is fooled by noise that clusters: levels that often repeat (timings whose
+    processes land on a few modes) make many differences tiny and the MAD small, while the
+    others are large. Leaving out the largest tenth (at least two: the steps) and correcting
+    for what a gaussian would lose in its tails sees them, and agrees with the MAD on
+    gaussian noise.
+    """
+    mad = _robust_sd(d)
+    if d.size < 4:
+        return mad
+    dev = np.sort(np.abs(d - np.median(d)))
+    keep = min(dev.size - 2, int(dev.size * (1 - TRIM_DIFFS)))
+    cut = float(sps.norm.isf(0.5 * (1 - keep / dev.size)))
+    lost = 1 - 2 * cut * float(sps.norm.pdf(cut)) / (keep / dev.size)
+    trimmed = math.sqrt(float(np.mean(dev[:keep] ** 2)) / lost) if lost > 0 else 0.0
+    return max(mad, trimmed)
+
+
 def _noise(y: np.ndarray, kept: np.ndarray, within: float) -> tuple[np.ndarray, float]:
     """Variance of each commit's level: jitter + within-commit variance / samples kept."""
     n = y.size
     d = np.diff(y)
     inv = 1.0 / kept
-    sd_d = _robust_sd(d)
+    sd_d = _noise_sd(d)
     jitter = max(0.0, (sd_d**2 - within * float(np.median(inv[:-1] + inv[1:]))) / 2) if n > 1 \
         else 0.0
     rel = jitter + within * inv
     if not np.all(rel > 0):
         rel = np.ones(n)
-    scale = _robust_sd(d / np.sqrt(rel[:-1] + rel[1:])) if n > 1 else 0.0
+    scale = _noise_sd(d / np.sqrt(rel[:-1] + rel[1:])) if n > 1 else 0.0
     floor = ZERO_NOISE  # levels are logs, or scaled to at most 1 in size
     v = np.maximum(scale**2 * rel, floor**2)
     df = max(1.0, MAD_EFFICIENCY * (n - 1))

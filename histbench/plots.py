@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import time
 from collections.abc import Callable
 from html import escape
@@ -57,7 +58,7 @@ def _scale(unit: str, values: list[float]) -> tuple[float, str]:
 
 
 def history_svg(series: list[SeriesData], commits: list[CommitInfo], *, by_date: bool,
-                link: Callable[[CommitInfo], str]) -> str:
+                link: Callable[[CommitInfo], str], id_prefix: str = "") -> str:
     """One benchmark's history; one line (with CI band) per parameter set."""
     n = len(commits)
     xs = [date2num(_to_datetime(c.date)) for c in commits] if by_date else list(range(n))
@@ -108,8 +109,19 @@ def history_svg(series: list[SeriesData], commits: list[CommitInfo], *, by_date:
     if values:
         low = min(values) / factor
         ax.set_ylim(bottom=min(0, low) if low < 0 else 0)
-    ax.set_xlim(xs[0] - 0.5 if not by_date else xs[0], xs[-1] + 0.5 if not by_date else xs[-1])
-    return _with_points(fig, ax, points)
+    pad = 0.5 if not by_date else max(0.5, 0.01 * (xs[-1] - xs[0]))
+    ax.set_xlim(xs[0] - pad, xs[-1] + pad)
+    return _prefix_ids(_with_points(fig, ax, points), id_prefix)
+
+
+_ID = re.compile(r'(\bid="|url\(#|href="#)([^"\)]+)')
+
+
+def _prefix_ids(svg: str, prefix: str) -> str:
+    """Two plots on one page must not share element ids (figure_1, clip paths, markers)."""
+    if not prefix:
+        return svg
+    return _ID.sub(lambda m: f"{m.group(1)}{prefix}{m.group(2)}", svg)
 
 
 def _mark_failures(ax, s: SeriesData, xs: list[float], commits: list[CommitInfo]) -> None:

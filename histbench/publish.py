@@ -334,7 +334,7 @@ class Publisher:
             attributes.insert(0, ("params", "; ".join(
                 f"{k}: {', '.join(v)}" for k, v in zip(meta.get("param_names", []),
                                                        meta.get("params", []), strict=False))))
-        return {"kind": first.kind, "unit": first.unit, "version": first.version,
+        return {"kind": first.kind, "unit": first.unit, "bench_version": first.version,
                 "higher_is_better": first.higher_is_better, "changes": changes,
                 "failures": failures[-50:], "attributes": attributes,
                 "code": meta.get("code", "")}
@@ -442,5 +442,6 @@ def _draw_chunk(job) -> tuple[str, str]:
     def link(c: CommitInfo) -> str:
         return url + c.hash if url else f"../c/{c.hash}.html"
 
-    return (history_svg(chunk, commits, by_date=False, link=link),
-            history_svg(chunk, commits, by_date=True, link=link))
+    prefix = hashlib.sha256(repr([s.key for s in chunk]).encode()).hexdigest()[:6]
+    return (history_svg(chunk, commits, by_date=False, link=link, id_prefix=f"o{prefix}-"),
+            history_svg(chunk, commits, by_date=True, link=link, id_prefix=f"d{prefix}-"))
