@@ -10,12 +10,15 @@ How (on the log scale when every sample is positive, else on the raw scale):
 
 1. Per-commit level: mean of the commit's samples after dropping those further than
    ``TRIM_SDS`` robust SDs (pooled over the history) from the commit's median: outlier
-   samples go, gaussian noise keeps nearly the efficiency of a mean.
-2. Noise of a level, from the levels themselves: the MAD of first differences (minus their
-   median, the local slope). It includes commit-to-commit jitter, which the spread within
-   a commit does not show, and a few steps hardly move it. Commits with fewer samples
-   weigh less (jitter + within-commit variance / samples). A commit (or two) far off
-   its neighbours is pulled back to ``SPIKE_SDS`` of them: one disturbed commit is no step.
+   samples go, gaussian noise keeps nearly the efficiency of a mean. When the commits'
+   ``LOW_QUANTILE`` quantiles are a clearly steadier level (timings whose processes land
+   on a fast or a slow mode), those are the levels instead.
+2. Noise of a level, from the levels themselves: the spread of first differences (minus
+   their median, the local slope), the larger of a MAD and a trimmed SD (the MAD alone
+   misses noise that clusters). It includes commit-to-commit jitter, which the spread
+   within a commit does not show, and a few steps hardly move it. Commits with fewer
+   samples weigh less (jitter + within-commit variance / samples). A commit (or two) far
+   off its neighbours is pulled back to ``SPIKE_SDS`` of them: one bad commit is no step.
 3. Candidates: binary segmentation with the CUSUM statistic seen as a Brownian bridge,
    with a liberal threshold (``CANDIDATE_P``), so that a rise and a fall soon after do
    not mask each other.
@@ -32,15 +35,15 @@ How (on the log scale when every sample is positive, else on the raw scale):
    commits each side, where significant (a trend that bends is followed). The drift is
    subtracted and 3-4 run again, until it settles. A slow trend is no staircase, and the
    slope's uncertainty is part of each step test's variance.
-6. If the levels vary around the fit more than the MAD said (heavy-tailed jitter), the
+6. If the levels vary around the fit more than estimated (heavy-tailed jitter), the
    variance is scaled up to what they show and 3-5 run again.
 
 The p-value of a step is the Bonferroni-adjusted one of its test (Student t, with the
 degrees of freedom of a MAD-based variance estimate); steps have p <= alpha.
 
-Limits: a step needs ``MIN_SEGMENT`` commits with data on each side (the newest commit
-alone cannot show one); a level that leaves for one or two commits and comes back counts
-as noise (step 2); a step smaller than about two noise SDs of a commit's level is often
+Limits: a step needs ``MIN_SEGMENT`` (3) commits with data on each side: the newest two
+commits cannot show one yet, and a level that leaves for one or two commits and comes back
+counts as noise; a step smaller than about two noise SDs of a commit's level is often
 found a commit early or late: the data cannot tell.
 
 Cost: O(n log n) in the number of commits (prefix sums; the loops run over candidates).
@@ -62,7 +65,7 @@ from scipy import stats as sps
 
 from histbench.errors import HistbenchError
 
-MIN_SEGMENT = 2  # commits with data on each side of a step, at least
+MIN_SEGMENT = 3  # commits with data on each side of a step, at least
 WINDOW = 50  # commits with data each side of a step that its test compares, at most
 TRIM_DIFFS = 0.1  # share of the largest differences between levels left out of their SD
 TRIM_SDS = 3.0  # samples further from their commit's median are outliers
@@ -231,7 +234,8 @@ def _noise_sd(d: np.ndarray) -> float:
 
 
 def _noise(y: np.ndarray, kept: np.ndarray, within: float) -> tuple[np.ndarray, float]:
-    """Variance of each commit's level: jitter + within-commit variance / samples kept."""
+    """Variance of each commit's level: jitter + within-commit variance / samples kept,
+    scaled to the spread of the differences between neighbouring commits."""
     n = y.size
     d = np.diff(y)
     inv = 1.0 / kept

@@ -19,11 +19,11 @@ from histbench.errors import HistbenchError
 NOISES = ("gauss1", "gauss3", "lognormal", "outliers", "jitter", "drift")
 
 
-def history(rng: np.random.Generator, n: int, noise: str, steps: dict[int, float] = {},  # noqa: B006
+def history(rng: np.random.Generator, n: int, noise: str, steps: dict[int, float] | None = None,
             base: float = 0.01, samples: int = 10) -> list[list[float]]:
     """Per-commit samples: level `base`, times `ratio` from each step's commit on."""
     level = np.full(n, base)
-    for at, ratio in steps.items():
+    for at, ratio in (steps or {}).items():
         level[at:] *= ratio
     if noise == "drift":
         level *= 1 + 0.2 * np.arange(n) / (n - 1)
@@ -112,6 +112,20 @@ def test_outlier_samples_and_a_disturbed_commit_make_no_step():
     samples[30] = [v * 4 for v in samples[30][:5]] + samples[30][5:]  # half disturbed
     samples[60][0] *= 10
     assert detect_steps(samples) == []
+
+
+def test_timings_on_a_busy_machine_whose_processes_run_fast_or_slow():
+    # 4 processes x 5 samples per commit; each process runs at 1x, 1.45x or 2x: the median
+    # jumps with the share of slow processes, the fast mode is steady.
+    rng = np.random.default_rng(22)
+    samples = []
+    for i in range(20):
+        level = 1e-3 * (1.4 if i >= 10 else 1.0)
+        samples.append([v for _ in range(4) for v in level * rng.choice([1.0, 1.45, 2.0],
+                        p=[0.5, 0.15, 0.35]) * (1 + rng.normal(0, 0.02, 5))])
+    found = detect_steps(samples)
+    assert [s.index for s in found] == [10]
+    assert found[0].ratio == pytest.approx(1.4, rel=0.05)
 
 
 def test_commits_without_data_are_skipped():
