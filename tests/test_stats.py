@@ -122,3 +122,27 @@ def test_minimum_detectable_effect():
     hits = sum(compare(rng.normal(1, 0.02, 20), rng.normal(1 + mde, 0.02, 20)).significant
                for _ in range(300))
     assert hits / 300 >= 0.88
+
+
+def test_one_disturbed_process_does_not_hide_a_large_change():
+    """One of four processes ran 50% slow (a busy neighbour): a 35% change stays visible."""
+    rng = np.random.default_rng(8)
+
+    def proc(level):
+        return list(level * (1 + rng.normal(0, 0.01, 5)))
+
+    a = [proc(0.90), proc(0.905), proc(1.38), proc(0.90)]
+    b = [proc(1.22), proc(1.26), proc(1.20), proc(1.24)]
+    c = compare(a, b)
+    assert c.significant and c.level == "processes" and c.n_a == 3
+
+
+def test_dropping_disturbed_processes_keeps_false_alarms_near_alpha():
+    rng = np.random.default_rng(9)
+    hits = 0
+    for _ in range(400):
+        def side():
+            return [list((1 + rng.normal(0, 0.02)) * (1 + rng.standard_t(3) * 0.02)
+                         * (1 + rng.normal(0, 0.002, 5))) for _ in range(6)]
+        hits += compare(side(), side()).significant
+    assert hits / 400 <= 0.10
