@@ -126,21 +126,28 @@ def make_history(rng: np.random.Generator, kind: str, with_steps: bool) -> Histo
     counts[rng.random(n) < 0.02] = 0
     for p in steps:  # the commits on both sides of a step have data: the truth is exact
         counts[p - 1 : p + 1] = np.maximum(counts[p - 1 : p + 1], 8)
-    samples = []
-    for lev, k in zip(level, counts, strict=True):
-        if kind == "gauss3%":
-            s = lev * (1 + rng.normal(0, 0.03, k))
-        elif kind == "lognormal":
-            s = lev * np.exp(rng.normal(0, 0.05, k))
-        elif kind == "jitter":
-            s = lev * (1 + rng.normal(0, 0.005, k))
-        else:
-            s = lev * (1 + rng.normal(0, 0.01, k))
-        if kind == "outliers":
-            hit = rng.random(k) < 0.05
-            s[hit] *= rng.uniform(2, 5, int(hit.sum()))
-        samples.append([float(v) for v in s])
+    samples = [commit_samples(rng, lev, int(k), kind) for lev, k in zip(level, counts,
+                                                                         strict=True)]
     return History(kind, samples, steps)
+
+
+def commit_samples(rng: np.random.Generator, level: float, count: int,
+                   kind: str) -> list[float]:
+    """One commit's samples around ``level`` with the noise of ``kind`` (the tests of the
+    detector use the same generator)."""
+    kind = kind.rstrip("%")
+    if kind == "gauss3":
+        s = level * (1 + rng.normal(0, 0.03, count))
+    elif kind == "lognormal":
+        s = level * np.exp(rng.normal(0, 0.05, count))
+    elif kind == "jitter":
+        s = level * (1 + rng.normal(0, 0.005, count))
+    else:
+        s = level * (1 + rng.normal(0, 0.01, count))
+    if kind == "outliers":
+        hit = rng.random(count) < 0.05
+        s[hit] *= rng.uniform(2, 5, int(hit.sum()))
+    return [float(v) for v in s]
 
 
 def make_corpus(histories: int, seed: int) -> list[History]:

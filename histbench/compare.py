@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from histbench.results import BenchmarkResult, RunResults
+from histbench.results import BenchmarkResult, RunResults, label_of
 from histbench.stats import Comparison, compare
 
 VERDICT_ORDER = ("regression", "improvement", "failed", "version changed", "new", "gone",
@@ -24,9 +24,7 @@ class Row:
 
     @property
     def label(self) -> str:
-        if not self.params:
-            return self.name
-        return f"{self.name}({', '.join(f'{k}={v}' for k, v in self.params.items())})"
+        return label_of(self.name, self.params)
 
     @property
     def changed(self) -> bool:

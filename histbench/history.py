@@ -14,7 +14,7 @@ from pathlib import Path
 
 from histbench import results
 from histbench.errors import HistbenchError
-from histbench.results import BenchmarkResult, CommitInfo, RunResults
+from histbench.results import BenchmarkResult, CommitInfo, RunResults, label_of
 
 Key = tuple[str, tuple[tuple[str, str], ...]]
 
@@ -50,9 +50,7 @@ class Series:
 
     @property
     def label(self) -> str:
-        if not self.params:
-            return self.name
-        return f"{self.name}({', '.join(f'{k}={v}' for k, v in self.params.items())})"
+        return label_of(self.name, self.params)
 
     def samples(self) -> list[list[float]]:
         """Per commit, the raw samples (empty where there is no usable data)."""

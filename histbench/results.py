@@ -24,6 +24,13 @@ SCHEMA_VERSION = 1
 STATUSES = ("ok", "failed", "skipped")
 
 
+def label_of(name: str, params: dict[str, str]) -> str:
+    """How a benchmark at one parameter set is named to people: ``name(p=1, q='a')``."""
+    if not params:
+        return name
+    return f"{name}({', '.join(f'{k}={v}' for k, v in params.items())})"
+
+
 @dataclass
 class BenchmarkResult:
     """One benchmark at one parameter set: the raw samples and what they say."""
@@ -56,9 +63,7 @@ class BenchmarkResult:
 
     @property
     def label(self) -> str:
-        if not self.params:
-            return self.name
-        return f"{self.name}({', '.join(f'{k}={v}' for k, v in self.params.items())})"
+        return label_of(self.name, self.params)
 
     def with_stats(self) -> BenchmarkResult:
         """Recompute the summary from the samples (the samples are the source of truth)."""

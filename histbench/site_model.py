@@ -17,7 +17,7 @@ from histbench import results
 from histbench.detect import Step, detect_steps
 from histbench.history import order_commits
 from histbench.regressions import Change, changes_from_steps
-from histbench.results import CommitInfo
+from histbench.results import CommitInfo, label_of
 
 CACHE_VERSION = 2
 # Condensed result: name, params, kind, unit, version, higher_is_better, status, reason,
@@ -45,9 +45,7 @@ class SeriesData:
 
     @property
     def label(self) -> str:
-        if not self.params:
-            return self.name
-        return f"{self.name}({', '.join(f'{k}={v}' for k, v in self.params.items())})"
+        return label_of(self.name, self.params)
 
     def samples(self) -> list[list[float]]:
         return self.sample_lists

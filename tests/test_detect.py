@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from detection_vs_asv import commit_samples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import stats
@@ -29,21 +30,7 @@ def history(rng: np.random.Generator, n: int, noise: str, steps: dict[int, float
         level *= 1 + 0.2 * np.arange(n) / (n - 1)
     if noise == "jitter":
         level *= 1 + rng.normal(0, 0.01, n)
-    out = []
-    for lev in level:
-        if noise == "gauss3":
-            s = lev * (1 + rng.normal(0, 0.03, samples))
-        elif noise == "lognormal":
-            s = lev * np.exp(rng.normal(0, 0.05, samples))
-        elif noise == "jitter":
-            s = lev * (1 + rng.normal(0, 0.005, samples))
-        else:
-            s = lev * (1 + rng.normal(0, 0.01, samples))
-        if noise == "outliers":
-            hit = rng.random(samples) < 0.05
-            s[hit] *= rng.uniform(2, 5, int(hit.sum()))
-        out.append([float(v) for v in s])
-    return out
+    return [commit_samples(rng, float(lev), samples, noise) for lev in level]
 
 
 @pytest.mark.parametrize("noise", NOISES)
