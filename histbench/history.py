@@ -38,7 +38,9 @@ class Point:
 
 
 @dataclass
-class Series:
+class SeriesInfo:
+    """What identifies a series and how to read it (shared by the site's own series)."""
+
     key: Key
     name: str
     params: dict[str, str]
@@ -46,11 +48,15 @@ class Series:
     unit: str
     version: str
     higher_is_better: bool
-    points: list[Point] = field(default_factory=list)
 
     @property
     def label(self) -> str:
         return label_of(self.name, self.params)
+
+
+@dataclass
+class Series(SeriesInfo):
+    points: list[Point] = field(default_factory=list)
 
     def samples(self) -> list[list[float]]:
         """Per commit, the raw samples (empty where there is no usable data)."""

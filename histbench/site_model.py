@@ -15,9 +15,9 @@ from typing import Any
 
 from histbench import results
 from histbench.detect import Step, detect_steps
-from histbench.history import order_commits
+from histbench.history import SeriesInfo, order_commits
 from histbench.regressions import Change, changes_from_steps
-from histbench.results import CommitInfo, label_of
+from histbench.results import CommitInfo
 
 CACHE_VERSION = 2
 # Condensed result: name, params, kind, unit, version, higher_is_better, status, reason,
@@ -26,14 +26,7 @@ Cell = tuple
 
 
 @dataclass
-class SeriesData:
-    key: tuple
-    name: str
-    params: dict[str, str]
-    kind: str
-    unit: str
-    version: str
-    higher_is_better: bool
+class SeriesData(SeriesInfo):
     status: list[str] = field(default_factory=list)  # per commit
     median: list[float | None] = field(default_factory=list)
     ci_low: list[float | None] = field(default_factory=list)
@@ -42,10 +35,6 @@ class SeriesData:
     reasons: list[str | None] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
-
-    @property
-    def label(self) -> str:
-        return label_of(self.name, self.params)
 
     def samples(self) -> list[list[float]]:
         return self.sample_lists

@@ -64,10 +64,14 @@ def test_regressions_lists_the_step_at_the_exact_commit(measured):
     proc = histbench(repo, "regressions", "--format", "json")
     assert proc.returncode == 0, proc.stderr
     changes = json.loads(proc.stdout)["changes"]
+    tracked = [c for c in changes if c["benchmark"] == "bench_toy.track_work"]
+    assert len(tracked) == 1
+    assert tracked[0]["first_bad"] == hashes[5] and tracked[0]["last_good"] == hashes[4]
+    assert tracked[0]["subject"] == "make compute slower" and tracked[0]["open"]
+    # Timings: a loaded machine may hide the step at 3 commits a side, but whatever is
+    # reported must be at the right commit (no false alarm elsewhere).
     timing = [c for c in changes if c["benchmark"] == "bench_toy.time_compute"]
-    assert len(timing) == 1
-    assert timing[0]["first_bad"] == hashes[5] and timing[0]["last_good"] == hashes[4]
-    assert timing[0]["subject"] == "make compute slower" and timing[0]["open"]
+    assert all(c["first_bad"] == hashes[5] for c in timing)
     text = histbench(repo, "regressions").stdout
     assert f"{hashes[4][:8]}..{hashes[5][:8]}" in text
 

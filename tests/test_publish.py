@@ -97,9 +97,12 @@ def test_benchmark_page_plot_steps_and_failures(site):
     assert page.count("<svg") >= 2  # commit-order and date axes
     assert f"<title>{hashes[0][:8]}" in page  # hover titles name the commit
     assert f'href="../c/{hashes[0]}.html"' in page  # clicking opens it
-    assert "regression" in page and f"../c/{hashes[4]}.html\">{hashes[4][:8]}" in page
     assert "build-failed" in page and hashes[1][:8] in page  # shown as such, not as zero
     assert "def time_compute" in page  # the benchmark's source
+    # The step is asserted on track_work, whose values are exact: timings on a loaded
+    # machine may not show a 40% step at three commits each side.
+    tracked = (html / slug / "b" / "bench_toy.track_work.html").read_text()
+    assert "regression" in tracked and f"../c/{hashes[4]}.html\">{hashes[4][:8]}" in tracked
 
 
 def test_regressions_page_and_feed(site):
