@@ -141,8 +141,9 @@ def commit_date(index: int, seed: int = 1) -> int:
     return START + index * 6 * 3600 + random.Random(f"date:{seed}:{index}").randrange(3000)
 
 
-def _git(repo: Path, *args: str, **kw) -> str:
-    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
+def _git(repo: Path, *args: str, env: dict[str, str] | None = None, **kw) -> str:
+    env = {**os.environ, **(env or {}), "GIT_CONFIG_NOSYSTEM": "1",
+           "GIT_CONFIG_GLOBAL": os.devnull}
     proc = subprocess.run(["git", *args], cwd=repo, env=env, check=True, text=True,
                           capture_output=True, **kw)
     return proc.stdout
@@ -174,7 +175,7 @@ def add_commit(repo: Path, index: int, seed: int = 1) -> Commit:
     """One more commit on ``main`` (the ``index``-th), as a developer would push it."""
     (repo / "synth.py").write_text(f"VERSION = {index}\n")
     stamp = f"{commit_date(index, seed)} +0000"
-    env = {**os.environ, "GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp,
+    env = {"GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp,
            "GIT_AUTHOR_NAME": "Synth Dev", "GIT_AUTHOR_EMAIL": "dev@example.com",
            "GIT_COMMITTER_NAME": "Synth Dev", "GIT_COMMITTER_EMAIL": "dev@example.com"}
     _git(repo, "commit", "-q", "-a", "-m", f"commit {index}", env=env)

@@ -9,26 +9,24 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import shared_django_results
 
 from histbench import results
 from histbench.asv_import import import_asv
 from histbench.history import load_history
 
-DJANGO = Path(__file__).resolve().parents[2] / "shared" / "data" / "asv-results-django" / \
-    "results"
 NAME = "form_benchmarks.form_clean.benchmark.FormClean.time_form_clean"
 
 
 @pytest.fixture(scope="module")
 def django_slice(tmp_path_factory) -> Path:
     """benchmarks.json, machine.json and 12 commit files of the real history."""
-    if not DJANGO.is_dir():
-        pytest.fail(f"{DJANGO}: the shared asv results are missing")
+    django = shared_django_results()
     root = tmp_path_factory.mktemp("asv") / "results"
     (root / "ubuntu-latest").mkdir(parents=True)
-    shutil.copy(DJANGO / "benchmarks.json", root)
-    shutil.copy(DJANGO / "ubuntu-latest" / "machine.json", root / "ubuntu-latest")
-    for path in sorted((DJANGO / "ubuntu-latest").glob("*-conda-py3.12.json"))[:12]:
+    shutil.copy(django / "benchmarks.json", root)
+    shutil.copy(django / "ubuntu-latest" / "machine.json", root / "ubuntu-latest")
+    for path in sorted((django / "ubuntu-latest").glob("*-conda-py3.12.json"))[:12]:
         shutil.copy(path, root / "ubuntu-latest")
     return root
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
-from conftest import FAST_ATTRS
+from conftest import FAST_ATTRS, shared_django_results
 from toyrepo import ToyCommit, make_repo
 
 EVIL = "<script>alert(1)</script> & friends"
@@ -171,8 +171,7 @@ def test_publish_without_results_is_one_line(tmp_path):
 
 def test_publish_imported_asv_history(tmp_path):
     """A slice of Django's real asv history, imported and published."""
-    django = Path(__file__).resolve().parents[2] / "shared" / "data" / \
-        "asv-results-django" / "results"
+    django = shared_django_results()
     asv = tmp_path / "asv"
     (asv / "ubuntu-latest").mkdir(parents=True)
     os.symlink(django / "benchmarks.json", asv / "benchmarks.json")
