@@ -46,6 +46,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -78,25 +79,36 @@ class Run:
     phases: list[tuple[str, float]] = field(default_factory=list)  # asv's progress lines
 
 
+PHASE = re.compile(r"\[\s*[\d.]+%\] · ([^\n]*)")
+
+
 def run(cmd: list[str], cwd: Path, log: Path, env: dict[str, str] | None = None) -> Run:
-    """Run ``cmd`` with its output to ``log``, noting when each asv phase line appears."""
+    """Run ``cmd`` with its output to ``log``, noting when each asv phase line appears.
+
+    asv prints a phase's line when the phase starts but its newline only when the next one
+    does, so the output is read as it arrives, not by lines.
+    """
+    chunks: list[tuple[int, float]] = []  # (end offset of the chunk, seconds)
+    received = bytearray()
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    while data := os.read(fd, 65536):
+        received += data
+        chunks.append((len(received), time.perf_counter() - start))
+    returncode = proc.wait()
+    seconds = time.perf_counter() - start
+    text = received.decode(errors="replace")
+    log.write_text(text)
     marks: list[tuple[str, float]] = []
-    with open(log, "w") as out:
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
-                                errors="replace")
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            out.write(line)
-            if line.startswith("[") and "%] · " in line:
-                marks.append((line.split("· ", 1)[1].strip(), time.perf_counter() - start))
-        returncode = proc.wait()
-        seconds = time.perf_counter() - start
-    phases = []
+    for m in PHASE.finditer(text):
+        offset = len(text[:m.start()].encode())
+        arrived = next(t for end, t in chunks if end > offset)
+        marks.append((m.group(1).strip(), arrived))
     ends = [t for _, t in marks[1:]] + [seconds] * bool(marks)
-    for (name, began), end in zip(marks, ends, strict=True):
-        phases.append((name, end - began))
+    phases = [(name, end - began) for (name, began), end in zip(marks, ends, strict=True)]
     if marks:
         phases.insert(0, ("start-up (imports, config, copying the web app)", marks[0][1]))
     return Run(seconds, returncode, phases)
