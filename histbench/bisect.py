@@ -18,7 +18,9 @@ from histbench.results import CommitInfo
 from histbench.stats import Comparison, compare
 
 Groups = list[list[float]]
-Measure = Callable[[CommitInfo], Groups]
+# measure(commits) -> per-process samples of each commit, measured together (interleaved
+# rounds), so that the commits compared in one decision saw the same machine.
+Measure = Callable[[list[CommitInfo]], dict[str, Groups]]
 
 
 @dataclass
@@ -34,32 +36,57 @@ class Probe:
 class BisectResult:
     culprit: CommitInfo
     last_good: CommitInfo
-    evidence: Comparison  # culprit against its parent
+    evidence: Comparison  # culprit against its parent, measured together
     probes: list[Probe] = field(default_factory=list)
     measured_commits: int = 0
 
 
+class _Evidence:
+    """Samples per commit, by batch: a decision only uses batches that measured all of its
+    commits together, because a machine that drifts between batches (thermal state, a
+    neighbour's load) would otherwise decide the comparison."""
+
+    def __init__(self, measure: Measure):
+        self.measure = measure
+        self.batches: list[dict[str, Groups]] = []
+        self.seen: set[str] = set()
+
+    def add(self, commits: list[CommitInfo]) -> None:
+        got = self.measure(commits)
+        for c in commits:
+            if not any(g for g in got.get(c.hash, [])):
+                raise HistbenchError(f"commit {c.short}: the benchmark produced no samples "
+                                     "(it failed or the commit does not build)")
+        self.batches.append({h: [g for g in groups if g] for h, groups in got.items()})
+        self.seen.update(c.hash for c in commits)
+
+    def together(self, *commits: CommitInfo) -> list[Groups]:
+        out: list[Groups] = [[] for _ in commits]
+        for batch in self.batches:
+            if all(c.hash in batch for c in commits):
+                for k, c in enumerate(commits):
+                    out[k].extend(batch[c.hash])
+        return out
+
+    def compare(self, a: CommitInfo, b: CommitInfo, alpha: float) -> Comparison:
+        ga, gb = self.together(a, b)
+        return compare(ga, gb, alpha=alpha)
+
+
 def bisect(commits: list[CommitInfo], measure: Measure, *, alpha: float = 0.05,
            max_extra: int = 2) -> BisectResult:
-    """``commits``: good first, bad last, first-parent order. ``measure(commit)`` returns
-    new per-process samples each call; repeated calls add evidence."""
+    """``commits``: good first, bad last, first-parent order. ``measure(list)`` measures
+    the commits together and returns new per-process samples for each."""
     if len(commits) < 2:
         raise HistbenchError("bisect needs a good and a bad commit with history between")
-    data: dict[str, Groups] = {}
-
-    def more(c: CommitInfo) -> Groups:
-        data.setdefault(c.hash, []).extend(g for g in measure(c) if g)
-        if not data[c.hash]:
-            raise HistbenchError(f"commit {c.short}: the benchmark produced no samples "
-                                 "(it failed or the commit does not build)")
-        return data[c.hash]
-
+    evidence = _Evidence(measure)
     good, bad = 0, len(commits) - 1
-    ends = compare(more(commits[good]), more(commits[bad]), alpha=alpha)
-    for _ in range(max_extra):
+    ends = None
+    for _ in range(max_extra + 1):
+        evidence.add([commits[good], commits[bad]])
+        ends = evidence.compare(commits[good], commits[bad], alpha)
         if ends.significant:
             break
-        ends = compare(more(commits[good]), more(commits[bad]), alpha=alpha)
     if not ends.significant:
         raise HistbenchError(
             f"no significant change between {commits[good].short} and {commits[bad].short} "
@@ -67,29 +94,31 @@ def bisect(commits: list[CommitInfo], measure: Measure, *, alpha: float = 0.05,
     probes = []
     while bad - good > 1:
         mid = (good + bad) // 2
-        probe = _classify(commits, good, mid, bad, data, more, alpha, max_extra)
+        probe = _classify(commits[good], commits[mid], commits[bad], evidence, alpha,
+                          max_extra)
         probes.append(probe)
         if probe.side.endswith("bad"):
             bad = mid
         else:
             good = mid
-    evidence = compare(data[commits[good].hash], data[commits[bad].hash], alpha=alpha)
-    return BisectResult(culprit=commits[bad], last_good=commits[good], evidence=evidence,
-                        probes=probes, measured_commits=len(data))
+    culprit, last_good = commits[bad], commits[good]
+    proof = evidence.compare(last_good, culprit, alpha)
+    if not evidence.together(last_good, culprit)[0]:
+        evidence.add([last_good, culprit])
+        proof = evidence.compare(last_good, culprit, alpha)
+    return BisectResult(culprit=culprit, last_good=last_good, evidence=proof,
+                        probes=probes, measured_commits=len(evidence.seen))
 
 
-def _classify(commits, good, mid, bad, data, more, alpha, max_extra) -> Probe:
-    c = commits[mid]
-    more(c)
+def _classify(good: CommitInfo, c: CommitInfo, bad: CommitInfo, evidence: _Evidence,
+              alpha: float, max_extra: int) -> Probe:
     for attempt in range(max_extra + 1):
-        vs_good = compare(data[commits[good].hash], data[c.hash], alpha=alpha)
-        vs_bad = compare(data[c.hash], data[commits[bad].hash], alpha=alpha)
+        evidence.add([good, c, bad])  # the probe with both ends, interleaved
+        vs_good = evidence.compare(good, c, alpha)
+        vs_bad = evidence.compare(c, bad, alpha)
         if vs_good.significant != vs_bad.significant:
             side = "bad" if vs_good.significant else "good"
             return Probe(c, vs_good, vs_bad, side, attempt + 1)
-        if attempt < max_extra:  # inconclusive: measure more rather than guess
-            for i in (good, mid, bad):
-                more(commits[i])
     # Still ambiguous after extra rounds: side with the nearer end on the log scale.
     near_bad = _distance(vs_bad.ratio) < _distance(vs_good.ratio)
     side = "closer to bad" if near_bad else "closer to good"

@@ -139,22 +139,27 @@ def cmd_bisect(config: Config, args: argparse.Namespace) -> int:
     shas = repo.first_parent(f"{repo.rev(args.good)}..{repo.rev(args.bad)}")
     commits = repo.infos([repo.rev(args.good), *shas])
     pattern = args.bench
-    pinned: dict[str, int] = {}
+    batches = [0]
 
-    def measure(commit: CommitInfo) -> list[list[float]]:
-        options = RunOptions(range_spec="", commits=[commit.hash], bench=[pattern],
-                             machine=args.machine, settings=Settings(rounds=args.rounds))
+    def measure(batch: list[CommitInfo]) -> dict[str, list[list[float]]]:
+        """The commits of one decision, measured together with interleaved rounds."""
+        options = RunOptions(range_spec="", commits=[c.hash for c in batch], bench=[pattern],
+                             machine=args.machine, interleave=True,
+                             settings=Settings(rounds=args.rounds))
         report = Runner(config, options, progress_stream=_Quiet()).run()
-        run = results.load(report.saved[0])
-        wanted = [r for r in run.results if r.status == "ok"]
-        if len({r.key for r in wanted}) > 1:
-            raise HistbenchError(f"-b {pattern!r} matches several benchmarks or parameter "
-                                 f"sets ({', '.join(sorted(r.label for r in wanted)[:4])}"
-                                 "...); make it match exactly one")
-        pinned[commit.hash] = pinned.get(commit.hash, 0) + 1
-        print(f"measured {commit.short} ({pinned[commit.hash]}x): "
-              f"{wanted[0].stats.median if wanted else 'no result'}", file=sys.stderr)
-        return wanted[0].process_samples if wanted else []
+        batches[0] += 1
+        out: dict[str, list[list[float]]] = {}
+        for run in map(results.load, report.saved):
+            wanted = [r for r in run.results if r.status == "ok"]
+            if len({r.key for r in wanted}) > 1:
+                raise HistbenchError(
+                    f"-b {pattern!r} matches several benchmarks or parameter sets "
+                    f"({', '.join(sorted(r.label for r in wanted)[:4])}...); make it match "
+                    "exactly one")
+            out[run.commit.hash] = wanted[0].process_samples if wanted else []
+        medians = ", ".join(f"{c.short} {_median_of(out.get(c.hash, []))}" for c in batch)
+        print(f"batch {batches[0]}: {medians}", file=sys.stderr)
+        return out
 
     found = bisect(commits, measure, alpha=args.alpha)
     ev = found.evidence
@@ -169,6 +174,11 @@ def cmd_bisect(config: Config, args: argparse.Namespace) -> int:
               f"(p {p.vs_good.p_value:.2g}), vs bad {p.vs_bad.ratio:.3f} "
               f"(p {p.vs_bad.p_value:.2g}), {p.measurements} measurement(s)")
     return EXIT_OK
+
+
+def _median_of(groups: list[list[float]]) -> str:
+    values = sorted(v for g in groups for v in g)
+    return f"{values[len(values) // 2]:.4g}" if values else "no result"
 
 
 class _Quiet:

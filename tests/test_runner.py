@@ -40,9 +40,10 @@ def test_history_run_records_builds_failures_and_the_slow_commit(toy_repo):
     repo, hashes = toy_repo(HISTORY)
     status_before = git(repo, "status", "--porcelain")
     head_before = git(repo, "rev-parse", "HEAD")
-    # Three processes a commit: on this kind of VM a whole process now and then runs 50-75%
-    # slow, and the median over three processes is immune to one of them.
-    proc = histbench(repo, "run", "main", "--machine", "m", "--rounds", "3")
+    # Five processes a commit, rounds interleaved across commits: on this kind of VM the
+    # whole machine runs up to 1.8x slow for seconds at a time, and interleaving spreads
+    # those periods over every commit instead of one.
+    proc = histbench(repo, "run", "main", "--machine", "m", "--rounds", "5", "--interleave")
     assert proc.returncode == 3, proc.stderr  # a commit failed to build
     runs = load_all(repo)
     assert set(runs) == set(hashes)
@@ -54,7 +55,7 @@ def test_history_run_records_builds_failures_and_the_slow_commit(toy_repo):
     assert min(slow) >= 2.5 * max(fast), (fast, slow)
     tracked = [next(r for r in runs[h].results if r.name == "bench_toy.track_work").samples
                for h in hashes[4:]]
-    assert tracked == [[60000.0], [60000.0]]
+    assert all(set(t) == {60000.0} for t in tracked)
     info = runs[hashes[4]].commit
     assert info.subject == "commit 4: work=60000" and info.parents == [hashes[3]]
     assert info.author == "Toy Author" and info.branch == "main" and info.date > 0
