@@ -103,21 +103,28 @@ def test_median_agrees_with_direct_perf_counter_within_5_percent(tmp_path):
     """)
 
     def direct_once() -> float:
-        return float(subprocess.run([sys.executable, "-c", direct_code], capture_output=True,
-                                    text=True, check=True).stdout)
+        runs = [float(subprocess.run([sys.executable, "-c", direct_code],
+                                     capture_output=True, text=True, check=True).stdout)
+                for _ in range(2)]
+        return statistics.median(runs)
 
-    ratios = []
-    for _attempt in range(3):
+    # Judge only attempts where the machine held still: the direct measurements taken
+    # before and after histbench's must agree within 5% themselves.
+    quiet, noisy = [], []
+    for _attempt in range(6):
         before = direct_once()
         proc = histbench("dev", "--json", cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr
         ours = json.loads(proc.stdout)["results"][0]["stats"]["median"]
-        direct = statistics.median([before, direct_once(), direct_once()])
-        ratios.append(ours / direct)
-        if abs(ratios[-1] - 1) <= 0.05:
+        after = direct_once()
+        direct = (before + after) / 2
+        (quiet if abs(before / after - 1) <= 0.05 else noisy).append(ours / direct)
+        if quiet and abs(quiet[-1] - 1) <= 0.05:
             break
         time.sleep(1)
-    assert abs(ratios[-1] - 1) <= 0.05, ratios
+    if not quiet:
+        pytest.skip(f"machine too noisy to check 5% agreement (ratios {noisy})")
+    assert abs(quiet[-1] - 1) <= 0.05, (quiet, noisy)
 
 
 @pytest.mark.parametrize("args", [["dev", "-b", "("]])
