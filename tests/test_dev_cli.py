@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import fail_unless_noisy
 
 SUITES = Path(__file__).parent / "suites"
 
@@ -122,9 +123,9 @@ def test_median_agrees_with_direct_perf_counter_within_5_percent(tmp_path):
         if quiet and abs(quiet[-1] - 1) <= 0.05:
             break
         time.sleep(1)
-    if not quiet:
-        pytest.skip(f"machine too noisy to check 5% agreement (ratios {noisy})")
-    assert abs(quiet[-1] - 1) <= 0.05, (quiet, noisy)
+    if not any(abs(r - 1) <= 0.05 for r in quiet):
+        fail_unless_noisy(f"histbench/direct ratios {quiet} (quiet attempts), {noisy} "
+                          "(noisy attempts): not within 5%", limit=1.05)
 
 
 @pytest.mark.parametrize("args", [["dev", "-b", "("]])
