@@ -24,7 +24,7 @@ from histbench.execute import ProcessEnv, Settings, run_suite
 from histbench.gitrepo import Repo
 from histbench.results import BenchmarkResult
 from histbench.runner import Runner, RunOptions
-from histbench.suite import BenchmarkSpec, discover
+from histbench.suite import BenchmarkSpec, describe, discover
 from histbench.text import format_value, render_table
 
 EXIT_OK, EXIT_ERROR, EXIT_BENCHMARK_FAILED = 0, 1, 2
@@ -117,8 +117,7 @@ def _save_dev(config: Config, suite, found: list[BenchmarkResult], settings: Set
                      finished_at=time.time(), settings=settings.to_dict(), results=found,
                      errors=[vars(e) for e in suite.errors],
                      packages=installed_packages(sys.executable))
-    results.save_benchmark_info(config.results_dir, {
-        b.name: {k: v for k, v in vars(b).items() if k != "name"} for b in suite.benchmarks})
+    results.save_benchmark_info(config.results_dir, describe(suite.benchmarks))
     return results.save(run, config.results_dir)
 
 

@@ -17,7 +17,7 @@ from histbench import results
 from histbench.config import Config
 from histbench.errors import HistbenchError
 from histbench.execute import Settings
-from histbench.gitrepo import Repo
+from histbench.gitrepo import Repo, branch_commits
 from histbench.results import CommitInfo, RunResults
 from histbench.text import format_value, render_table
 
@@ -36,13 +36,7 @@ def history_order(config: Config) -> list[str] | None:
         repo = Repo(config.repo_path)
     except HistbenchError:
         return None
-    order: list[str] = []
-    for branch in config.branches:
-        try:
-            order += repo.first_parent(branch)
-        except HistbenchError:
-            continue
-    return list(dict.fromkeys(order)) or None
+    return branch_commits(repo, config.branches, missing_ok=True) or None
 
 
 def load(config: Config, args: argparse.Namespace) -> History:

@@ -115,6 +115,18 @@ def installed_packages(python: str, env: dict[str, str] | None = None) -> dict[s
         return {}
 
 
+def unpacked_distributions(install_dir: Path | None) -> dict[str, str]:
+    """Name -> version of the distributions unpacked in a commit's install folder (its own
+    wheel): with the environment's list, what that commit ran with, without a subprocess."""
+    found: dict[str, str] = {}
+    for meta in sorted(Path(install_dir).glob("*.dist-info/METADATA")) if install_dir else []:
+        fields = dict(line.split(": ", 1) for line in meta.read_text(errors="replace")
+                      .splitlines()[:20] if ": " in line)
+        if "Name" in fields and "Version" in fields:
+            found[fields["Name"]] = fields["Version"]
+    return found
+
+
 def env_name(kind: str, version: str, requirements: dict[str, str]) -> str:
     """asv-like names: ``virtualenv-py3.11`` plus the requirements when there are any."""
     name = f"{kind}-py{version}"

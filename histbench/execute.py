@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import statistics
 import subprocess
 import tempfile
 import time
@@ -317,9 +318,7 @@ def combine(bench: BenchmarkSpec, rounds: list[dict[int, Outcome]]) -> list[Benc
 def combine_energy(per_process: list[dict[str, Any]]) -> dict[str, Any]:
     """Joules per call over the rounds: the median, the values, and whether any of them is
     an estimate (one estimated round makes the whole figure an estimate)."""
-    values = sorted(e["joules_per_call"] for e in per_process)
-    mid = len(values) // 2
-    median = values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+    median = statistics.median(e["joules_per_call"] for e in per_process)
     estimated = any(e.get("estimated", True) for e in per_process)
     out = {"joules_per_call": median, "per_process": [e["joules_per_call"]
                                                       for e in per_process],
@@ -351,26 +350,38 @@ def run_benchmark(penv: ProcessEnv, bench: BenchmarkSpec, settings: Settings, tm
                   caches: dict[str, CacheOutcome], *, numbers: dict[int, int] | None = None
                   ) -> list[BenchmarkResult]:
     """All rounds of one benchmark, back to back (the runner interleaves across commits)."""
-    cache_file = None
-    if bench.setup_cache_key:
-        if bench.setup_cache_key not in caches:
-            caches[bench.setup_cache_key] = run_setup_cache(penv, bench, tmp)
-        cache = caches[bench.setup_cache_key]
-        if cache.status != "ok":
-            return failed_results(bench, cache.status, cache.reason or "", cache.stderr_tail)
-        cache_file = cache.path
+    cache = setup_cache_for(penv, bench, caches, tmp)
+    if cache is not None and cache.status != "ok":
+        return failed_results(bench, cache.status, cache.reason or "", cache.stderr_tail)
     numbers = {} if numbers is None else numbers
-    indices = list(range(len(bench.param_sets())))
     rounds: list[dict[int, Outcome]] = []
     for _ in range(settings.rounds_for(bench)):
-        outcome = run_round(penv, bench, indices, settings, numbers=numbers,
-                            cache_file=cache_file)
-        rounds.append(outcome)
-        remember_numbers(numbers, outcome)
-        indices = [i for i in indices if outcome[i].status == "ok"]
+        indices = surviving(bench, rounds)
         if not indices:
             break
+        outcome = run_round(penv, bench, indices, settings, numbers=numbers,
+                            cache_file=cache.path if cache else None)
+        rounds.append(outcome)
+        remember_numbers(numbers, outcome)
     return combine(bench, rounds)
+
+
+def setup_cache_for(penv: ProcessEnv, bench: BenchmarkSpec, caches: dict[str, CacheOutcome],
+                    tmp: Path) -> CacheOutcome | None:
+    """The benchmark's setup_cache outcome, run on first use and shared by every benchmark
+    with the same key; None when it has no setup_cache."""
+    if not bench.setup_cache_key:
+        return None
+    if bench.setup_cache_key not in caches:
+        caches[bench.setup_cache_key] = run_setup_cache(penv, bench, tmp)
+    return caches[bench.setup_cache_key]
+
+
+def surviving(bench: BenchmarkSpec, rounds: list[dict[int, Outcome]]) -> list[int]:
+    """Parameter sets that have not failed or been skipped in any round so far: a later
+    round would only fail them again."""
+    return [i for i in range(len(bench.param_sets()))
+            if all(rd[i].status == "ok" for rd in rounds if i in rd)]
 
 
 def run_suite(penv: ProcessEnv, benchmarks: list[BenchmarkSpec], settings: Settings,

@@ -69,13 +69,13 @@ def resolve_range(repo: Repo, spec: str, *, branches: list[str], measured: set[s
     """
     branch = branches[0] if branches else ""
     if spec == "ALL":
-        shas = _branch_commits(repo, branches)
+        shas = branch_commits(repo, branches)
     elif spec == "NEW":
-        shas = _branch_commits(repo, branches)
+        shas = branch_commits(repo, branches)
         done = [i for i, s in enumerate(shas) if s in measured]
         shas = shas[done[-1] + 1:] if done else shas
     elif spec == "EXISTING":
-        shas = [s for s in _branch_commits(repo, branches) if s in measured]
+        shas = [s for s in branch_commits(repo, branches) if s in measured]
         shas += sorted(measured - set(shas))
     elif spec.startswith("HASHFILE:"):
         shas = [repo.rev(h) for h in _read_hashfile(spec.removeprefix("HASHFILE:"))]
@@ -99,10 +99,15 @@ def _remote_names(repo: Repo) -> set[str]:
     return {r.name for r in repo.repo.refs if r.path.startswith("refs/remotes/")}
 
 
-def _branch_commits(repo: Repo, branches: list[str]) -> list[str]:
+def branch_commits(repo: Repo, branches: list[str], *, missing_ok: bool = False) -> list[str]:
+    """First-parent history of the branches, oldest first, each commit once."""
     shas: list[str] = []
     for name in branches or ["HEAD"]:
-        shas.extend(repo.first_parent(name))
+        try:
+            shas.extend(repo.first_parent(name))
+        except HistbenchError:
+            if not missing_ok:
+                raise
     return list(dict.fromkeys(shas))
 
 

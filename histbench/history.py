@@ -149,12 +149,19 @@ def build_series(commits: list[CommitInfo], runs: dict[str, RunResults]) -> dict
     return series
 
 
+def point_status(build_failed: bool, status: str | None, version: str | None,
+                 series_version: str) -> str:
+    """What one commit is for a series: its result's status, or why it has none that
+    counts (the build failed, no result, another version of the benchmark)."""
+    if build_failed:
+        return "build-failed"
+    if status is None:
+        return "missing"
+    return status if version == series_version else "other-version"
+
+
 def _point(commit: CommitInfo, run: RunResults, result: BenchmarkResult | None,
            version: str) -> Point:
-    if run.build_failed:
-        return Point(commit, "build-failed")
-    if result is None:
-        return Point(commit, "missing")
-    if result.version != version:
-        return Point(commit, "other-version", result)
-    return Point(commit, result.status, result)
+    status = point_status(run.build_failed, result and result.status,
+                          result and result.version, version)
+    return Point(commit, status, None if status == "build-failed" else result)

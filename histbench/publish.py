@@ -162,7 +162,6 @@ class Publisher:
         for site in sites:
             self._site(site, sites, info)
         self._machines(sites)
-        self._root_index(sites)
         cache.save()
         steps.save()
         write_json_atomic(self.html_dir / MANIFEST, self.new_manifest)
@@ -195,7 +194,10 @@ class Publisher:
         stable = dict(common, open_count=None)
         self._benchmark_pages(site, stable, info)
         self._commit_pages(site, stable)
-        self._index(site, common, f"{site.slug}/index.html")
+        rows = self._index_rows(site)
+        self._index(site, common, rows, f"{site.slug}/index.html")
+        if site is sites[0]:
+            self._index(site, common, rows, "index.html", base=f"{site.slug}/")
         self._regressions(site, common)
 
     # -- index ------------------------------------------------------------------------------
@@ -230,7 +232,7 @@ class Publisher:
         best_text, best_class = change(best)
         failing = s.status[-1] in ("failed",) if s.status else False
         return {
-            "series": s, "page": f"b/{page_slug(s.name)}",
+            "series": s, "page": page_slug(s.name),
             "short": s.name[len(group) + 1:] if group else s.name,
             "params": _params_text(s.params), "spark": sparkline(s.median),
             "latest": (f"{format_value(latest, s.unit)} [{format_value(s.ci_low[last], s.unit)}"
@@ -242,27 +244,14 @@ class Publisher:
             "failed": s.reasons[-1] if failing else "",
         }
 
-    def _index(self, site: SiteData, common: dict, rel: str, root: str | None = None) -> None:
-        context = dict(common, groups=self._index_rows(site), latest=site.commits[-1])
-        if root is not None:
-            context["root"] = root
+    def _index(self, site: SiteData, common: dict, rows: list, rel: str,
+               base: str = "") -> None:
+        """``base``: the site's folder seen from ``rel`` ("" inside it; the slug for the
+        copy at the top of the html folder)."""
         # The index is one page; rendering it always is cheaper than proving it unchanged.
         self._fresh(rel, str(time.time()))
-        self._render(rel, "index.html", **context)
-
-    def _root_index(self, sites: list[SiteData]) -> None:
-        """The first site's index at the top, links adjusted to the site's folder."""
-        site = sites[0]
-        common = self._common(site, sites)
-        context = dict(common, groups=self._index_rows(site), latest=site.commits[-1])
-        for group in context["groups"]:
-            for row in group[1]:
-                row["page"] = f"{site.slug}/{row['page']}"
-        self._fresh("index.html", str(time.time()))
-        html = self.jinja.get_template("index.html").render(
-            root="", project=self.config.project, version=__version__, **context)
-        html = html.replace('href="c/', f'href="{site.slug}/c/')
-        self._write("index.html", html)
+        self._render(rel, "index.html", groups=rows, latest=site.commits[-1], base=base,
+                     **common)
 
     # -- benchmark pages --------------------------------------------------------------------
 

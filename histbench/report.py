@@ -23,6 +23,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from histbench import __version__  # noqa: E402
 from histbench.machine import MachineRecord  # noqa: E402
 from histbench.results import RunResults  # noqa: E402
+from histbench.tables import markdown_table  # noqa: E402
 from histbench.text import format_value  # noqa: E402
 from histbench.variants import Family, Variant  # noqa: E402
 
@@ -161,22 +162,13 @@ def reproducibility(run: RunResults, record: MachineRecord | None,
     return items
 
 
-def _md_table(header: list[str], body: list[list[str]]) -> str:
-    def cell(text: str) -> str:
-        return text.replace("|", "\\|")
-
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in body]
-    return "\n".join(lines)
-
-
 def markdown(families: list[Family], repro: list[tuple[str, str]], plot_dir: Path | None,
              title: str) -> str:
     out = [f"# {title}", ""]
     for k, fam in enumerate(families):
         out += [f"## {fam.name}", "", f"Baseline: `{fam.baseline}`. ★ = Pareto-optimal over "
                 f"{', '.join(fam.objectives) or '(no common objectives)'}.", "",
-                _md_table(HEADER, rows(fam)), ""]
+                markdown_table(HEADER, rows(fam)), ""]
         for v in fam.variants:
             out += [f"> ⚠️ {v.label}: {w}" for w in v.warnings]
         if plot_dir is not None:
@@ -192,7 +184,7 @@ def markdown(families: list[Family], repro: list[tuple[str, str]], plot_dir: Pat
         out.append("")
     shown = [[k, v] for k, v in repro if k != "packages"]
     packages = dict(repro).get("packages", "–")
-    out += ["## Reproducibility", "", _md_table(["", ""], shown), "",
+    out += ["## Reproducibility", "", markdown_table(["", ""], shown), "",
             f"<details><summary>packages ({packages.count(',') + 1 if packages != '–' else 0})"
             f"</summary>\n\n{packages}\n\n</details>", "",
             "Efficiency = speedup × compression / (1 + |accuracy Δ|): one ranking score "

@@ -21,7 +21,13 @@ from pathlib import Path
 
 from histbench import __version__, machine, results
 from histbench.config import Config
-from histbench.environments import BuildError, Environment, EnvManager, installed_packages
+from histbench.environments import (
+    BuildError,
+    Environment,
+    EnvManager,
+    installed_packages,
+    unpacked_distributions,
+)
 from histbench.errors import HistbenchError
 from histbench.execute import (
     CacheOutcome,
@@ -32,13 +38,14 @@ from histbench.execute import (
     failed_results,
     remember_numbers,
     run_round,
-    run_setup_cache,
     run_suite,
+    setup_cache_for,
+    surviving,
 )
 from histbench.gitrepo import BuildCheckout, Repo, resolve_range, shard
 from histbench.progress import Progress
 from histbench.results import CommitInfo, RunResults
-from histbench.suite import BenchmarkSpec, Suite, discover
+from histbench.suite import BenchmarkSpec, Suite, describe, discover
 
 EXIT_OK, EXIT_BENCH_FAILED, EXIT_BUILD_FAILED = 0, 2, 3
 
@@ -273,9 +280,8 @@ class Runner:
                              default_timeout=self.config.default_timeout,
                              env=ctx.env.worker_env(prepared.install_dir))
             ctx.suite = suite.select(self.options.bench)
-            results.save_benchmark_info(self.config.results_dir, {
-                b.name: {k: v for k, v in vars(b).items() if k != "name"}
-                for b in ctx.suite.benchmarks})
+            results.save_benchmark_info(self.config.results_dir,
+                                        describe(ctx.suite.benchmarks))
             for err in ctx.suite.errors:
                 ctx.progress.message(f"error: {err}")
         return ctx.suite
@@ -342,8 +348,16 @@ class Runner:
 
     def _penv(self, ctx: _Context, prepared: Prepared) -> ProcessEnv:
         if prepared.ok and prepared.info.hash not in ctx.packages:
-            ctx.packages[prepared.info.hash] = installed_packages(
-                ctx.env.python, ctx.env.worker_env(prepared.install_dir))
+            if prepared.install_dir is None:  # installed into the env itself: ask it
+                ctx.packages[prepared.info.hash] = installed_packages(
+                    ctx.env.python, ctx.env.worker_env(None))
+            else:
+                if ctx.env_packages is None:  # one subprocess per environment, not commit
+                    ctx.env_packages = installed_packages(ctx.env.python,
+                                                          ctx.env.worker_env(None))
+                ctx.packages[prepared.info.hash] = dict(sorted(
+                    {**ctx.env_packages,
+                     **unpacked_distributions(prepared.install_dir)}.items()))
         return ProcessEnv(python=ctx.env.python, benchmark_dir=self.config.benchmark_dir,
                           env=ctx.env.worker_env(prepared.install_dir))
 
@@ -386,27 +400,20 @@ class Runner:
         for bench in suite.benchmarks:
             if r >= self.settings.rounds_for(bench) or bench.name in st.given_up:
                 continue
-            cache_file = None
-            if bench.setup_cache_key:
-                key = bench.setup_cache_key
-                if key not in st.caches:
-                    folder = tmp / p.info.hash
-                    folder.mkdir(exist_ok=True)
-                    st.caches[key] = run_setup_cache(penv, bench, folder)
-                cache = st.caches[key]
-                if cache.status != "ok":
-                    st.given_up[bench.name] = failed_results(
-                        bench, cache.status, cache.reason or "", cache.stderr_tail)
-                    continue
-                cache_file = cache.path
+            folder = tmp / p.info.hash
+            folder.mkdir(exist_ok=True)
+            cache = setup_cache_for(penv, bench, st.caches, folder)
+            if cache is not None and cache.status != "ok":
+                st.given_up[bench.name] = failed_results(
+                    bench, cache.status, cache.reason or "", cache.stderr_tail)
+                continue
             rounds = st.rounds.setdefault(bench.name, [])
-            ok = [i for i in range(len(bench.param_sets()))
-                  if all(rd.get(i, Outcome("ok")).status == "ok" for rd in rounds)]
+            ok = surviving(bench, rounds)
             if not ok:
                 continue
             numbers = ctx.calibration.numbers(bench)
             outcome = run_round(penv, bench, ok, self.settings, numbers=numbers,
-                                cache_file=cache_file)
+                                cache_file=cache.path if cache else None)
             remember_numbers(numbers, outcome)
             rounds.append(outcome)
 
@@ -438,3 +445,4 @@ class _Context:
     report: RunReport
     suite: Suite | None = None
     packages: dict[str, dict[str, str]] = field(default_factory=dict)
+    env_packages: dict[str, str] | None = None

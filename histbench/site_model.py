@@ -15,7 +15,7 @@ from typing import Any
 
 from histbench import results
 from histbench.detect import Step, detect_steps
-from histbench.history import SeriesInfo, order_commits
+from histbench.history import SeriesInfo, order_commits, point_status
 from histbench.regressions import Change, changes_from_steps
 from histbench.results import CommitInfo
 
@@ -197,20 +197,12 @@ def _build(machine: str, env: str, runs: list[dict], step_cache: StepCache,
 
 
 def _append(s: SeriesData, cell: Cell | None, failed_build: bool) -> None:
-    if cell is None:
-        status = "build-failed" if failed_build else "missing"
-        s.status.append(status)
-        s.median.append(None)
-        s.ci_low.append(None)
-        s.ci_high.append(None)
-        s.sample_lists.append([])
-        s.reasons.append(None)
-        return
-    status = cell[6] if cell[4] == s.version else "other-version"
+    status = point_status(failed_build, cell[6] if cell else None, cell[4] if cell else None,
+                          s.version)
     ok = status == "ok"
     s.status.append(status)
     s.median.append(cell[8] if ok else None)
     s.ci_low.append(cell[9] if ok else None)
     s.ci_high.append(cell[10] if ok else None)
     s.sample_lists.append(list(cell[12]) if ok else [])
-    s.reasons.append(cell[7])
+    s.reasons.append(cell[7] if cell and not failed_build else None)

@@ -52,6 +52,11 @@ class BenchmarkSpec:
                 for combo in itertools.product(*self.params)]
 
 
+def describe(benchmarks: list[BenchmarkSpec]) -> dict[str, dict[str, Any]]:
+    """name -> source and attributes, as results/benchmarks.json keeps them."""
+    return {b.name: {k: v for k, v in vars(b).items() if k != "name"} for b in benchmarks}
+
+
 @dataclass
 class DiscoveryError:
     file: str

@@ -49,7 +49,7 @@ def compare_json(rows: list[Row], meta: dict[str, Any]) -> str:
     return json.dumps({**meta, "rows": [r.to_dict() for r in rows]}, indent=1)
 
 
-def _md_table(header: list[str], rows: list[list[str]]) -> str:
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     def esc(cell: str) -> str:
         return cell.replace("|", "\\|").replace("\n", " ")
 
@@ -67,11 +67,11 @@ def compare_markdown(rows: list[Row], title: str) -> str:
                          for v, n in counts.items() if n) or "✅ no significant change"
     out = [f"### {title}", "", headline, ""]
     if changed:
-        out += [_md_table(COMPARE_HEADER, compare_rows(changed)), ""]
+        out += [markdown_table(COMPARE_HEADER, compare_rows(changed)), ""]
     if rest:
         out += ["<details><summary>"
                 f"{len(rest)} benchmark{'s' if len(rest) != 1 else ''} without significant "
-                "change</summary>", "", _md_table(COMPARE_HEADER, compare_rows(rest)), "",
+                "change</summary>", "", markdown_table(COMPARE_HEADER, compare_rows(rest)), "",
                 "</details>", ""]
     return "\n".join(out)
 
@@ -101,7 +101,7 @@ def changes_text(changes: list[Change]) -> str:
 
 
 def changes_markdown(changes: list[Change]) -> str:
-    return _md_table(CHANGE_HEADER, change_rows(changes))
+    return markdown_table(CHANGE_HEADER, change_rows(changes))
 
 
 def changes_json(changes: list[Change], meta: dict[str, Any]) -> str:
