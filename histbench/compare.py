@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from histbench.history import worse_factor
 from histbench.results import BenchmarkResult, RunResults, label_of
 from histbench.stats import Comparison, compare
 
@@ -41,13 +42,6 @@ class Row:
 
 def _median(r: BenchmarkResult | None) -> float | None:
     return r.stats.median if r is not None and r.stats is not None else None
-
-
-def worse_factor(ratio: float, higher_is_better: bool) -> float:
-    """How many times worse B is than A (> 1 worse, < 1 better), whatever the direction."""
-    if higher_is_better:
-        return 1 / ratio if ratio > 0 else float("inf")
-    return ratio
 
 
 def verdict(c: Comparison, higher_is_better: bool, factor: float) -> str:

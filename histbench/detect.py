@@ -61,7 +61,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats as sps
+from scipy import special  # not scipy.stats: half the import time, the same functions
 
 from histbench.errors import HistbenchError
 
@@ -153,8 +153,11 @@ class _Levels:
     def of(cls, series: Sequence[Sequence[float]]) -> _Levels | None:
         try:
             lengths = np.fromiter((len(s) for s in series), dtype=np.int64, count=len(series))
-            flat = np.fromiter(itertools.chain.from_iterable(series), dtype=float,
-                               count=int(lengths.sum()))
+            if series and all(isinstance(s, np.ndarray) for s in series):
+                flat = np.concatenate(series).astype(float, copy=False)
+            else:
+                flat = np.fromiter(itertools.chain.from_iterable(series), dtype=float,
+                                   count=int(lengths.sum()))
         except (TypeError, ValueError) as exc:
             raise HistbenchError(f"series must be a list of lists of numbers: {exc}") from None
         owner = np.repeat(np.arange(len(series)), lengths)
@@ -165,16 +168,15 @@ class _Levels:
         log = bool(np.all(flat > 0))
         scale = 1.0 if log else float(np.max(np.abs(flat))) or 1.0
         x = np.log(flat) if log else flat / scale
-        order = np.lexsort((x, owner))
-        x, owner = x[order], owner[order]
         counts = np.bincount(owner, minlength=len(series))
         index = np.flatnonzero(counts)
         c = counts[index]
         starts = np.concatenate(([0], np.cumsum(c)[:-1]))
         group = np.repeat(np.arange(index.size), c)
+        x = _sort_within(x, group, c)
         med = 0.5 * (x[starts + (c - 1) // 2] + x[starts + c // 2])
         dev = np.abs(x - med[group])
-        dev_sorted = dev[np.lexsort((dev, group))]
+        dev_sorted = _sort_within(dev, group, c)
         mad = 0.5 * (dev_sorted[starts + (c - 1) // 2] + dev_sorted[starts + c // 2])
         several = c >= 3
         spread = 1.4826 * float(np.median(mad[several])) if several.any() else 0.0
@@ -204,6 +206,15 @@ class _Levels:
         return cls(index=index, y=_clip_spikes(y, v), v=v, df=df, log=log, scale=scale)
 
 
+def _sort_within(values: np.ndarray, group: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """``values`` sorted within each run of equal ``group`` (runs of ``sizes``, in order).
+    Commits usually have the same number of samples: then one sort of a 2-D view, several
+    times faster than a lexsort of the whole history."""
+    if sizes.size and np.all(sizes == sizes[0]):
+        return np.sort(values.reshape(sizes.size, int(sizes[0])), axis=1).ravel()
+    return values[np.lexsort((values, group))]
+
+
 def _robust_sd(d: np.ndarray) -> float:
     """SD from the MAD; from the mean absolute deviation when most values are equal."""
     if d.size == 0:
@@ -227,8 +238,8 @@ def _noise_sd(d: np.ndarray) -> float:
         return mad
     dev = np.sort(np.abs(d - np.median(d)))
     keep = min(dev.size - 2, int(dev.size * (1 - TRIM_DIFFS)))
-    cut = float(sps.norm.isf(0.5 * (1 - keep / dev.size)))
-    lost = 1 - 2 * cut * float(sps.norm.pdf(cut)) / (keep / dev.size)
+    cut = -float(special.ndtri(0.5 * (1 - keep / dev.size)))
+    lost = 1 - 2 * cut * math.exp(-cut * cut / 2) / math.sqrt(2 * math.pi) / (keep / dev.size)
     trimmed = math.sqrt(float(np.mean(dev[:keep] ** 2)) / lost) if lost > 0 else 0.0
     return max(mad, trimmed)
 
@@ -569,7 +580,7 @@ def _drift(data: _Levels, bounds: list[int], before: np.ndarray) -> tuple[np.nda
 def _drift_z(n: int) -> float:
     """How significant a slope must be to be fitted: DRIFT_Z, or more for long histories,
     which have many neighbourhoods that could show a slope by chance."""
-    return max(DRIFT_Z, float(sps.norm.isf(DRIFT_ALPHA / 2 / max(1.0, n / (2 * DRIFT_SPAN + 1)))))
+    return max(DRIFT_Z, -float(special.ndtri(DRIFT_ALPHA / 2 / max(1.0, n / (2 * DRIFT_SPAN + 1)))))
 
 
 def _first_drift(data: _Levels) -> tuple[np.ndarray, np.ndarray]:
@@ -607,8 +618,8 @@ def _segment(data: _Levels, alpha: float, previous: tuple[list[int], _Fit] | Non
     ``previous``: the steps and fit of an earlier pass, to start the drift from.
     """
     n = data.y.size
-    z_crit = float(sps.t.isf(alpha / (2 * _tests(n)), data.df))
-    threshold = float(sps.kstwobign.isf(CANDIDATE_P))
+    z_crit = -float(special.stdtrit(data.df, alpha / (2 * _tests(n))))
+    threshold = float(special.kolmogi(CANDIDATE_P))
     if previous is None:
         bounds: list[int] = []
         fit = _Fit(data, *_first_drift(data))
@@ -663,7 +674,7 @@ def _make_step(data: _Levels, fit: _Fit, c: int, lo: int, hi: int, strength: flo
     ma = float(fit.mean(a, c) + fit.offset + fit.drift[c])
     mb = float(fit.mean(c, b) + fit.offset + fit.drift[c])
     z = math.sqrt(strength)
-    p = min(1.0, 2 * _tests(fit.n) * float(sps.t.sf(z, data.df))) if math.isfinite(z) else 0.0
+    p = min(1.0, 2 * _tests(fit.n) * float(special.stdtr(data.df, -z))) if math.isfinite(z) else 0.0
     if data.log:
         before, after = math.exp(ma), math.exp(mb)
         ratio = math.exp(mb - ma)

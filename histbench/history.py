@@ -165,3 +165,10 @@ def _point(commit: CommitInfo, run: RunResults, result: BenchmarkResult | None,
     status = point_status(run.build_failed, result and result.status,
                           result and result.version, version)
     return Point(commit, status, None if status == "build-failed" else result)
+
+
+def worse_factor(ratio: float, higher_is_better: bool) -> float:
+    """How many times worse B is than A (> 1 worse, < 1 better), whatever the direction."""
+    if higher_is_better:
+        return 1 / ratio if ratio > 0 else float("inf")
+    return ratio

@@ -11,9 +11,11 @@ Everything is relative links and local files: the site works from file:// and of
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import math
 import os
+import pickle
 import re
 import shutil
 import time
@@ -28,14 +30,25 @@ from histbench import __version__, machine
 from histbench.config import Config
 from histbench.errors import HistbenchError
 from histbench.history import machines as result_machines
-from histbench.plots import history_svg, sparkline
 from histbench.results import CommitInfo, load_benchmark_info, write_json_atomic
-from histbench.site_model import ResultCache, SeriesData, SiteData, StepCache, load_site_data
+from histbench.site_model import (
+    ResultCache,
+    SeriesData,
+    SiteData,
+    StepCache,
+    fork_context,
+    load_site_data,
+    parallel,
+    set_steps,
+    write_pickle_atomic,
+)
+from histbench.sparklines import sparkline
 from histbench.text import format_value
 
 MANIFEST = ".histbench-manifest.json"
 CACHE_DIR = ".histbench-cache"
 CHUNK = 8  # parameter sets per plot
+COMMITS_PER_TASK = 25  # commit pages a worker renders per task
 TEMPLATES = Path(__file__).with_name("templates")
 STATIC = Path(__file__).with_name("static")
 
@@ -94,6 +107,46 @@ def _pct(ratio: float | None) -> str:
     return f"{(ratio - 1) * 100:+.1f}%"
 
 
+@dataclass
+class TaskOutcome:
+    """What a page task did: its pages' manifest entries, the pages written, the number
+    found fresh, the axis layers drawn and the steps looked up (site, series, cache key,
+    steps)."""
+
+    manifest: dict[str, str] = field(default_factory=dict)
+    written: list[str] = field(default_factory=list)
+    skipped: int = 0
+    frames: dict[tuple, str] = field(default_factory=dict)
+    steps: list[tuple[int, tuple, str, list]] = field(default_factory=list)
+
+
+class FrameCache:
+    """Axis layers of earlier publishes, valid while histbench's plotting code and
+    matplotlib are the same."""
+
+    def __init__(self, path: Path, digest: str):
+        self.path = path
+        self.digest = f"{digest}:{importlib.metadata.version('matplotlib')}"
+        self.entries: dict[tuple, str] = {}
+        self.dirty = False
+        try:
+            data = pickle.loads(path.read_bytes())
+            if data.get("digest") == self.digest:
+                self.entries = data["entries"]
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, KeyError,
+                TypeError, ValueError):
+            self.entries = {}
+
+    def add(self, entries: dict[tuple, str]) -> None:
+        if set(entries) - set(self.entries):
+            self.entries.update(entries)
+            self.dirty = True
+
+    def save(self) -> None:
+        if self.dirty:
+            write_pickle_atomic(self.path, {"digest": self.digest, "entries": self.entries})
+
+
 class Publisher:
     def __init__(self, config: Config, html_dir: Path | None = None, *, alpha: float = 0.05,
                  jobs: int | None = None):
@@ -106,6 +159,15 @@ class Publisher:
         self.manifest: dict[str, str] = {}
         self.new_manifest: dict[str, str] = {}
         self.report = PublishReport()
+        self.sites: list[SiteData] = []
+        self.info: dict[str, dict] = {}
+        self.timelines: dict[int, Any] = {}  # per site, built where plots are drawn
+        self.commit_digests: dict[int, str] = {}
+        self.frames: dict[tuple, str] = {}  # axis layers of earlier publishes
+        self.new_frames: dict[tuple, str] = {}
+        self.frames_given = False
+        self.found_steps: list[tuple[int, tuple, str, list]] = []
+        self.step_cache: StepCache | None = None
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -153,21 +215,83 @@ class Publisher:
         cache = ResultCache(self.html_dir / CACHE_DIR / "results.pickle")
         steps = StepCache(self.html_dir / CACHE_DIR / "steps.pickle")
         sites: list[SiteData] = []
-        for name in names:
-            sites += load_site_data(results_dir, name, cache, steps, order=order,
-                                    alpha=self.alpha, threshold=self.config.threshold_for)
+        for name in names:  # steps: detected page by page, in the workers
+            sites += load_site_data(results_dir, name, cache, None, order=order,
+                                    alpha=self.alpha, jobs=self.jobs)
         cache.prune({str(p) for p in cache.entries if Path(p).exists()})
-        info = load_benchmark_info(results_dir)
+        self.sites = sites
+        self.info = load_benchmark_info(results_dir)
         self._static()
+        frames = FrameCache(self.html_dir / CACHE_DIR / "axes.pickle", self.digest_base)
+        self.frames = frames.entries
+        self._pages(steps)
+        frames.add(self.new_frames)
         for site in sites:
-            self._site(site, sites, info)
+            self._summaries(site, sites)
         self._machines(sites)
         cache.save()
         steps.save()
+        frames.save()
         write_json_atomic(self.html_dir / MANIFEST, self.new_manifest)
         self._remove_stale()
         self.report.seconds = time.perf_counter() - start
         return self.report
+
+    # -- pages rendered by worker processes ---------------------------------------------------
+
+    def _pages(self, steps: StepCache) -> None:
+        """Benchmark and commit pages, the bulk of a site, split into tasks that forked
+        worker processes run (each with the loaded site at hand): a task checks its pages'
+        digests, renders the stale ones and reports what it did. Steps are detected in the
+        benchmark tasks, beside the drawing; commit pages, which show every benchmark's
+        steps, come after."""
+        self.step_cache = steps
+        self.members = [site.benchmarks() for site in self.sites]
+        tasks = [("_benchmark_page", k, name) for k in range(len(self.sites))
+                 for name in self.members[k]]
+        tasks.sort(key=lambda t: -len(self.members[t[1]][t[2]]))  # longest first
+        self._run_tasks(tasks)
+        self.commit_series = []
+        for site in self.sites:
+            series = sorted(site.series.values(), key=lambda s: s.label)
+            self.commit_series.append((series, {s.key: {c.first_bad.hash: c for c in s.changes}
+                                                for s in series}))
+        self._run_tasks([("_commit_pages", k, lo, min(lo + COMMITS_PER_TASK, len(site.commits)))
+                         for k, site in enumerate(self.sites)
+                         for lo in range(0, len(site.commits), COMMITS_PER_TASK)])
+
+    def _run_tasks(self, tasks: list[tuple]) -> None:
+        global _PUBLISHER
+        if parallel(self.jobs) and len(tasks) > 1:
+            _PUBLISHER = self
+            try:
+                with ProcessPoolExecutor(self.jobs, mp_context=fork_context()) as pool:
+                    outcomes = list(pool.map(_run_task, tasks))
+            finally:
+                _PUBLISHER = None
+        else:
+            outcomes = [self.run_task(task) for task in tasks]
+        for outcome in outcomes:
+            self.new_manifest.update(outcome.manifest)
+            self.report.written += outcome.written
+            self.report.skipped += outcome.skipped
+            self.new_frames.update(outcome.frames)
+            for k, series_key, key, found in outcome.steps:
+                self.step_cache.record(key, found)
+                set_steps(self.sites[k].series[series_key], found, self.sites[k].commits)
+
+    def run_task(self, task: tuple) -> TaskOutcome:
+        """Run one task and return its bookkeeping, so that a worker's reaches the parent."""
+        saved = self.new_manifest, self.report, self.new_frames, self.found_steps
+        outcome = TaskOutcome()
+        self.new_manifest, self.new_frames = outcome.manifest, outcome.frames
+        self.report, self.found_steps = PublishReport(), outcome.steps
+        try:
+            getattr(self, task[0])(*task[1:])
+            outcome.written, outcome.skipped = self.report.written, self.report.skipped
+            return outcome
+        finally:
+            self.new_manifest, self.report, self.new_frames, self.found_steps = saved
 
     def _static(self) -> None:
         for path in sorted(STATIC.iterdir()):
@@ -187,18 +311,18 @@ class Publisher:
                          if c.regression and c.open)
         return {"site": site, "sites": sites, "open_count": open_count}
 
-    def _site(self, site: SiteData, sites: list[SiteData], info: dict[str, dict]) -> None:
+    def _summaries(self, site: SiteData, sites: list[SiteData]) -> None:
         common = self._common(site, sites)
-        # The open-regression badge lives on the summary pages only: in the header of every
-        # page it would make one new regression re-render a thousand commit pages.
-        stable = dict(common, open_count=None)
-        self._benchmark_pages(site, stable, info)
-        self._commit_pages(site, stable)
         rows = self._index_rows(site)
         self._index(site, common, rows, f"{site.slug}/index.html")
         if site is sites[0]:
             self._index(site, common, rows, "index.html", base=f"{site.slug}/")
         self._regressions(site, common)
+
+    def _stable(self, site: SiteData) -> dict[str, Any]:
+        # The open-regression badge lives on the summary pages only: in the header of every
+        # page it would make one new regression re-render a thousand commit pages.
+        return dict(self._common(site, self.sites), open_count=None)
 
     # -- index ------------------------------------------------------------------------------
 
@@ -260,41 +384,51 @@ class Publisher:
             return self.config.show_commit_url + commit.hash
         return f"../c/{commit.hash}.html"
 
-    def _benchmark_pages(self, site: SiteData, common: dict, info: dict[str, dict]) -> None:
-        commits_digest = hashlib.sha256(repr([(c.hash, c.subject, c.date)
-                                              for c in site.commits]).encode()).hexdigest()
-        todo = []
-        for name, members in site.benchmarks().items():
-            rel = f"{site.slug}/b/{page_slug(name)}"
-            digest = repr((commits_digest, self.config.show_commit_url,
-                           [(s.digest(), [st.to_dict() for st in s.steps]) for s in members],
-                           len(common["sites"]),
-                           json.dumps(info.get(name, {}), sort_keys=True, default=str)))
-            if not self._fresh(rel, digest):
-                todo.append((rel, name, members))
-        chunks_of = {rel: [members[i:i + CHUNK] for i in range(0, len(members), CHUNK)]
-                     for rel, _, members in todo}
-        jobs = [(chunk, site.commits, self.config.show_commit_url)
-                for rel, _, _ in todo for chunk in chunks_of[rel]]
-        svgs = self._draw(jobs)
-        k = 0
-        for rel, name, members in todo:
-            chunks = []
-            for chunk in chunks_of[rel]:
-                order_svg, date_svg = svgs[k]
-                k += 1
-                title = (f"{_params_text(chunk[0].params)} … {_params_text(chunk[-1].params)}"
-                         if len(chunk) > 1 else _params_text(chunk[0].params) or name)
-                chunks.append({"title": title, "order_svg": order_svg, "date_svg": date_svg})
-            self._render(rel, "benchmark.html", name=name, chunks=chunks,
-                         **self._benchmark_context(members, info.get(name, {}), site.commits),
-                         **common)
+    def _benchmark_page(self, k: int, name: str) -> None:
+        site, members = self.sites[k], self.members[k][name]
+        for s in members:
+            key, found = self.step_cache.lookup(s, self.alpha,
+                                                self.config.threshold_for(s.name))
+            set_steps(s, found, site.commits)
+            self.found_steps.append((k, s.key, key, found))
+        meta = self.info.get(name, {})
+        rel = f"{site.slug}/b/{page_slug(name)}"
+        digest = repr((self._commits_digest(k), self.config.show_commit_url,
+                       [(s.digest(), [st.to_dict() for st in s.steps]) for s in members],
+                       len(self.sites), json.dumps(meta, sort_keys=True, default=str)))
+        if self._fresh(rel, digest):
+            return
+        from histbench import plots  # matplotlib: only when drawing
 
-    def _draw(self, jobs: list) -> list[tuple[str, str]]:
-        if self.jobs > 1 and len(jobs) > 4:
-            with ProcessPoolExecutor(self.jobs) as pool:
-                return list(pool.map(_draw_chunk, jobs, chunksize=max(1, len(jobs) // 16)))
-        return [_draw_chunk(job) for job in jobs]
+        if not self.frames_given:
+            plots.use_axis_layers(self.frames)
+            self.frames_given = True
+        chunks = []
+        for i in range(0, len(members), CHUNK):
+            chunk = members[i:i + CHUNK]
+            order_svg, date_svg = plots.history_plots(chunk, self._timeline(k),
+                                                      id_prefix=f"c{i}")
+            title = (f"{_params_text(chunk[0].params)} … {_params_text(chunk[-1].params)}"
+                     if len(chunk) > 1 else _params_text(chunk[0].params) or name)
+            chunks.append({"title": title, "order_svg": order_svg, "date_svg": date_svg,
+                           "legend": plots.legend(chunk) if len(chunk) > 1 else []})
+        self.new_frames.update(plots.drawn_axis_layers())
+        self._render(rel, "benchmark.html", name=name, chunks=chunks,
+                     **self._benchmark_context(members, meta, site.commits),
+                     **self._stable(site))
+
+    def _timeline(self, k: int):
+        from histbench.plots import Timeline
+
+        if k not in self.timelines:
+            self.timelines[k] = Timeline.build(self.sites[k].commits, self._commit_link)
+        return self.timelines[k]
+
+    def _commits_digest(self, k: int) -> str:
+        if k not in self.commit_digests:
+            self.commit_digests[k] = hashlib.sha256(repr([
+                (c.hash, c.subject, c.date) for c in self.sites[k].commits]).encode()).hexdigest()
+        return self.commit_digests[k]
 
     def _benchmark_context(self, members: list[SeriesData], meta: dict,
                            commits: list[CommitInfo]) -> dict[str, Any]:
@@ -330,11 +464,12 @@ class Publisher:
 
     # -- commit pages -----------------------------------------------------------------------
 
-    def _commit_pages(self, site: SiteData, common: dict) -> None:
-        series = sorted(site.series.values(), key=lambda s: s.label)
-        step_at: dict[tuple, dict[int, Any]] = {
-            s.key: {c.first_bad.hash: c for c in s.changes} for s in series}
-        for i, commit in enumerate(site.commits):
+    def _commit_pages(self, k: int, lo: int, hi: int) -> None:
+        site = self.sites[k]
+        series, step_at = self.commit_series[k]
+        common = self._stable(site)
+        for i in range(lo, hi):
+            commit = site.commits[i]
             parent = site.commits[i - 1] if i else None
             child = site.commits[i + 1] if i + 1 < len(site.commits) else None
             rel = f"{site.slug}/c/{commit.hash}.html"
@@ -425,12 +560,9 @@ class _Named:
     name: str
 
 
-def _draw_chunk(job) -> tuple[str, str]:
-    chunk, commits, url = job
+_PUBLISHER: Publisher | None = None  # what a forked worker renders for
 
-    def link(c: CommitInfo) -> str:
-        return url + c.hash if url else f"../c/{c.hash}.html"
 
-    prefix = hashlib.sha256(repr([s.key for s in chunk]).encode()).hexdigest()[:6]
-    return (history_svg(chunk, commits, by_date=False, link=link, id_prefix=f"o{prefix}-"),
-            history_svg(chunk, commits, by_date=True, link=link, id_prefix=f"d{prefix}-"))
+def _run_task(task: tuple) -> TaskOutcome:
+    assert _PUBLISHER is not None, "publish workers are forked from a publishing process"
+    return _PUBLISHER.run_task(task)

@@ -11,9 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from histbench.compare import worse_factor
 from histbench.detect import Step, detect_steps
-from histbench.history import History, Series
+from histbench.history import History, Series, worse_factor
 from histbench.results import CommitInfo
 
 
@@ -52,10 +51,10 @@ def changes_from_steps(series: Series, steps: list[Step],
     before each step, and whether the series has come back since (open or fixed).
 
     ``series`` is anything with the attributes of a Series (the site has its own)."""
-    samples = series.samples()
+    samples = series.samples() if steps else []
     changes = []
     for k, step in enumerate(steps):
-        with_data = [i for i in range(step.index) if samples[i]]
+        with_data = [i for i in range(step.index) if len(samples[i])]
         last_good = commits[with_data[-1]] if with_data else None
         worse = worse_factor(step.ratio, series.higher_is_better)
         later_levels = [s.after for s in steps[k + 1:]]

@@ -8,21 +8,39 @@ new commit parses one file, not a thousand. Step detection is cached by the seri
 from __future__ import annotations
 
 import hashlib
+import itertools
+import math
+import multiprocessing
+import os
 import pickle
+from array import array
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from histbench import results
 from histbench.detect import Step, detect_steps
-from histbench.history import SeriesInfo, order_commits, point_status
+from histbench.history import SeriesInfo, order_commits
 from histbench.regressions import Change, changes_from_steps
 from histbench.results import CommitInfo
 
-CACHE_VERSION = 2
-# Condensed result: name, params, kind, unit, version, higher_is_better, status, reason,
-# median, ci_low, ci_high, n, samples
-Cell = tuple
+CACHE_VERSION = 5
+
+
+@dataclass
+class SampleStore:
+    """Every sample of a site in one array: result g's are flat[bounds[g]:bounds[g + 1]].
+    Series take views of it only when their samples are needed (detecting steps)."""
+
+    flat: np.ndarray
+    bounds: np.ndarray
+
+    def of(self, refs: np.ndarray) -> list[np.ndarray]:
+        flat, bounds = self.flat, self.bounds
+        return [flat[bounds[g]:bounds[g + 1]] if g >= 0 else flat[:0] for g in refs.tolist()]
 
 
 @dataclass
@@ -31,18 +49,22 @@ class SeriesData(SeriesInfo):
     median: list[float | None] = field(default_factory=list)
     ci_low: list[float | None] = field(default_factory=list)
     ci_high: list[float | None] = field(default_factory=list)
-    sample_lists: list[list[float]] = field(default_factory=list)
     reasons: list[str | None] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
+    store: SampleStore | None = None
+    refs: np.ndarray | None = None  # per commit: the result in ``store``, -1 if none counts
 
-    def samples(self) -> list[list[float]]:
-        return self.sample_lists
+    def samples(self) -> list[np.ndarray]:
+        """Raw samples per commit (empty where the point is not ok)."""
+        return self.store.of(self.refs) if self.store is not None else []
 
     def digest(self) -> str:
-        """Changes whenever anything drawn from this series would."""
-        h = hashlib.sha256(repr((self.key, self.version, self.status, self.median,
-                                 self.ci_low, self.ci_high)).encode())
+        """Changes whenever anything drawn from this series would (numbers hashed as bytes:
+        a repr of a thousand floats costs ten times as much)."""
+        h = hashlib.sha256(repr((self.key, self.version, self.status)).encode())
+        for values in (self.median, self.ci_low, self.ci_high):
+            h.update(array("d", [math.nan if v is None else v for v in values]).tobytes())
         return h.hexdigest()[:20]
 
     def latest(self) -> int | None:
@@ -79,56 +101,180 @@ class SiteData:
         return out
 
 
-def _condense(run: results.RunResults) -> dict[str, Any]:
-    cells = []
-    for r in run.results:
-        st = r.stats
-        cells.append((r.name, tuple(r.params.items()), r.kind, r.unit, r.version,
-                      r.higher_is_better, r.status, r.reason,
-                      st.median if st else None, st.median_ci_low if st else None,
-                      st.median_ci_high if st else None, st.n if st else 0,
-                      tuple(r.samples) if r.status == "ok" else ()))
-    return {"env": run.env_name, "commit": run.commit, "build": run.build, "cells": cells}
+@dataclass
+class Condensed:
+    """One result file reduced to what the site shows, in columns (entry j of each is
+    result j): arrays of numbers pickle as blocks of bytes, which makes the cache and the
+    hand-over from worker processes cheap."""
+
+    env: str
+    commit: CommitInfo | None
+    build: dict[str, Any]
+    keys: list[tuple]  # (name, params as items)
+    meta: list[tuple]  # (kind, unit, version, higher_is_better)
+    status: list[str]
+    reason: list[str | None]
+    median: array  # NaN where there are no statistics
+    ci_low: array
+    ci_high: array
+    bounds: array  # result j's samples are samples[bounds[j]:bounds[j + 1]]
+    samples: array
+
+    def samples_of(self, j: int) -> array:
+        return self.samples[self.bounds[j]:self.bounds[j + 1]]
+
+
+def condense_file(path: Path) -> Condensed:
+    """A result file reduced to what the site shows, read straight from its JSON: building
+    the full records first would take three times as long on a long history."""
+    data = results.read_document(path)
+    try:
+        commit = data.get("commit")
+        out = Condensed(data["env_name"], CommitInfo(**commit) if commit else None,
+                        data.get("build", {"status": "ok"}), [], [], [], [], array("d"),
+                        array("d"), array("d"), array("q", [0]), array("d"))
+        for r in data.get("results", []):
+            st = r.get("stats") or {}
+            status = r.get("status", "ok")
+            if status not in results.STATUSES:
+                raise ValueError(f"unknown status {status!r}")
+            out.keys.append((r["name"], tuple(r.get("params", {}).items())))
+            out.meta.append((r["kind"], r.get("unit", "seconds"), r.get("version", ""),
+                             bool(r.get("higher_is_better", False))))
+            out.status.append(status)
+            out.reason.append(r.get("reason"))
+            for column, field_name in ((out.median, "median"), (out.ci_low, "median_ci_low"),
+                                       (out.ci_high, "median_ci_high")):
+                value = st.get(field_name)
+                column.append(math.nan if value is None else value)
+            if status == "ok":
+                out.samples.extend(itertools.chain.from_iterable(r.get("process_samples", [])))
+            out.bounds.append(len(out.samples))
+        return out
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise results.malformed(path, exc) from None
+
+
+def _condense_files(paths: list[Path]) -> list[Condensed]:
+    return [condense_file(path) for path in paths]
+
+
+def write_pickle_atomic(path: Path, data: Any) -> None:
+    """A cache file written whole or not at all: a publish killed half-way leaves the old
+    one (or none), never a truncated one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
+    tmp.replace(path)
+
+
+def fork_context() -> multiprocessing.context.BaseContext | None:
+    """Worker processes forked from this one where the platform can: they start at once
+    and inherit what is loaded (modules, results) instead of pickling it across."""
+    if "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return None
+
+
+def parallel(jobs: int) -> bool:
+    return jobs > 1 and fork_context() is not None
 
 
 class ResultCache:
-    """Condensed result files, reloaded only when a file's mtime or size changed."""
+    """Condensed result files, reloaded only when a file's mtime or size changed.
+
+    Kept as a base file and a delta file: a publish after a few new commits writes the
+    few new entries, not the whole history again (tens of MB for thousands of commits).
+    The delta is folded into the base when it grows past a tenth of it."""
 
     def __init__(self, path: Path):
         self.path = path
-        self.entries: dict[str, tuple[int, int, dict]] = {}
-        try:
-            data = pickle.loads(path.read_bytes())
-            if data.get("version") == CACHE_VERSION:
-                self.entries = data["entries"]
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, KeyError,
-                TypeError, ValueError):
-            self.entries = {}
-        self.dirty = False
+        self.delta_path = path.with_name(path.stem + "-delta" + path.suffix)
+        self.entries: dict[str, tuple[int, int, Condensed]] = _read_entries(path)
+        self.delta: dict[str, tuple[int, int, Condensed]] = _read_entries(self.delta_path) \
+            if self.entries else {}
+        self.entries.update(self.delta)
+        self.added = self.removed = False
 
-    def get(self, path: Path) -> dict:
-        stat = path.stat()
-        key = str(path)
+    def get_many(self, paths: list[Path], jobs: int = 1) -> list[Condensed]:
+        """Condensed files, in order; files not cached are read by ``jobs`` processes."""
+        stats = [path.stat() for path in paths]
+        keys = [str(path) for path in paths]
+        missing = [k for k, (key, st) in enumerate(zip(keys, stats, strict=True))
+                   if not self._hit(key, st)]
+        todo = [paths[k] for k in missing]
+        if parallel(jobs) and len(todo) >= 4 * jobs:
+            size = -(-len(todo) // (4 * jobs))
+            chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
+            with ProcessPoolExecutor(jobs, mp_context=fork_context()) as pool:
+                fresh = [c for chunk in pool.map(_condense_files, chunks) for c in chunk]
+        else:
+            fresh = _condense_files(todo)
+        shared: dict[tuple, list] = {}
+        for entry in self.entries.values():
+            _share(entry[2], shared)
+        for k, condensed in zip(missing, fresh, strict=True):
+            self.entries[keys[k]] = self.delta[keys[k]] = (stats[k].st_mtime_ns,
+                                                           stats[k].st_size,
+                                                           _share(condensed, shared))
+            self.added = True
+        return [self.entries[key][2] for key in keys]
+
+    def _hit(self, key: str, stat: os.stat_result) -> bool:
         hit = self.entries.get(key)
-        if hit and hit[0] == stat.st_mtime_ns and hit[1] == stat.st_size:
-            return hit[2]
-        condensed = _condense(results.load(path))
-        self.entries[key] = (stat.st_mtime_ns, stat.st_size, condensed)
-        self.dirty = True
-        return condensed
+        return bool(hit) and hit[0] == stat.st_mtime_ns and hit[1] == stat.st_size
 
     def prune(self, keep: set[str]) -> None:
         for key in set(self.entries) - keep:
             del self.entries[key]
-            self.dirty = True
+            self.delta.pop(key, None)
+            self.removed = True
 
     def save(self) -> None:
-        if self.dirty:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_bytes(pickle.dumps({"version": CACHE_VERSION, "entries": self.entries},
-                                         protocol=pickle.HIGHEST_PROTOCOL))
-            tmp.replace(self.path)
+        if not (self.added or self.removed):
+            return
+        if self.removed or len(self.delta) * 10 > len(self.entries):
+            write_pickle_atomic(self.path, {"version": CACHE_VERSION, "entries": self.entries})
+            self.delta_path.unlink(missing_ok=True)
+        else:
+            write_pickle_atomic(self.delta_path, {"version": CACHE_VERSION,
+                                                  "entries": self.delta})
+
+
+def _share(run: Condensed, shared: dict[tuple, list]) -> Condensed:
+    """Make runs with equal descriptive columns (the same benchmarks, all ok, no reasons:
+    nearly every commit) share one list each, so the cache pickles them once and loads in
+    a fraction of the time."""
+    for name in ("keys", "meta", "status", "reason"):
+        column = getattr(run, name)
+        setattr(run, name, shared.setdefault((name, *column), column))
+    return run
+
+
+def _read_entries(path: Path) -> dict:
+    try:
+        data = pickle.loads(path.read_bytes())
+        if data.get("version") == CACHE_VERSION:
+            return data["entries"]
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, KeyError, TypeError,
+            ValueError):
+        pass
+    return {}
+
+
+def _samples_key(series: SeriesData, alpha: float, min_change: float) -> str:
+    samples = series.samples()
+    h = hashlib.sha256(repr((alpha, min_change, [len(x) for x in samples])).encode())
+    h.update(np.concatenate(samples).tobytes() if samples else b"")
+    return h.hexdigest()
+
+
+_PENDING: list = []  # detections a forked worker runs, by index
+
+
+def _detect_pending(k: int) -> list[Step]:
+    series, alpha, min_change = _PENDING[k]
+    return detect_steps(series.samples(), alpha=alpha, min_change=min_change)
 
 
 class StepCache:
@@ -143,66 +289,133 @@ class StepCache:
             self.entries = {}
         self.used: dict[str, list[Step]] = {}
 
-    def steps(self, samples: list[list[float]], alpha: float, min_change: float) -> list[Step]:
-        key = hashlib.sha256(pickle.dumps((alpha, min_change, samples))).hexdigest()
+    def steps_of(self, requests: list[tuple[SeriesData, float, float]],
+                 jobs: int = 1) -> list[list[Step]]:
+        """Steps of each (series, alpha, min_change), by its samples; those not cached are
+        detected by ``jobs`` processes."""
+        keys = [_samples_key(*r) for r in requests]
+        missing = sorted({k: i for i, k in enumerate(keys) if k not in self.entries}.values())
+        global _PENDING
+        _PENDING = [requests[i] for i in missing]
+        try:
+            if parallel(jobs) and len(missing) >= 2 * jobs:
+                with ProcessPoolExecutor(jobs, mp_context=fork_context()) as pool:
+                    found = list(pool.map(_detect_pending, range(len(missing)),
+                                          chunksize=max(1, len(missing) // (8 * jobs))))
+            else:
+                found = [_detect_pending(k) for k in range(len(missing))]
+        finally:
+            _PENDING = []
+        for i, steps in zip(missing, found, strict=True):
+            self.entries[keys[i]] = steps
+        for key in keys:
+            self.used[key] = self.entries[key]
+        return [self.entries[key] for key in keys]
+
+    def lookup(self, series: SeriesData, alpha: float, min_change: float
+               ) -> tuple[str, list[Step]]:
+        """The steps of one series (detected now if not cached) and their cache key."""
+        key = _samples_key(series, alpha, min_change)
         if key not in self.entries:
-            self.entries[key] = detect_steps(samples, alpha=alpha, min_change=min_change)
+            self.entries[key] = detect_steps(series.samples(), alpha=alpha,
+                                             min_change=min_change)
         self.used[key] = self.entries[key]
-        return self.used[key]
+        return key, self.entries[key]
+
+    def record(self, key: str, steps: list[Step]) -> None:
+        """Steps that another process looked up."""
+        self.entries[key] = self.used[key] = steps
 
     def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_bytes(pickle.dumps(self.used, protocol=pickle.HIGHEST_PROTOCOL))
-        tmp.replace(self.path)
+        write_pickle_atomic(self.path, self.used)
 
 
-def load_site_data(results_dir: Path, machine: str, cache: ResultCache, steps: StepCache, *,
-                   order: list[str] | None = None, alpha: float = 0.05,
-                   threshold=lambda name: 0.0) -> list[SiteData]:
-    """One SiteData per environment measured on ``machine``."""
-    by_env: dict[str, list[dict]] = {}
-    for path in results.iter_result_files(results_dir, machine):
-        condensed = cache.get(path)
-        if condensed["commit"] is not None:
-            by_env.setdefault(condensed["env"], []).append(condensed)
-    return [_build(machine, env, runs, steps, order, alpha, threshold)
+def load_site_data(results_dir: Path, machine: str, cache: ResultCache,
+                   steps: StepCache | None, *, order: list[str] | None = None,
+                   alpha: float = 0.05, threshold=lambda name: 0.0,
+                   jobs: int = 1) -> list[SiteData]:
+    """One SiteData per environment measured on ``machine``; with its steps detected
+    unless ``steps`` is None (the caller detects them as it goes)."""
+    by_env: dict[str, list[Condensed]] = {}
+    for condensed in cache.get_many(results.iter_result_files(results_dir, machine), jobs):
+        if condensed.commit is not None:
+            by_env.setdefault(condensed.env, []).append(condensed)
+    return [_build(machine, env, runs, steps, order, alpha, threshold, jobs)
             for env, runs in sorted(by_env.items())]
 
 
-def _build(machine: str, env: str, runs: list[dict], step_cache: StepCache,
-           order: list[str] | None, alpha: float, threshold) -> SiteData:
-    by_hash = {r["commit"].hash: r for r in runs}
-    commits = order_commits([r["commit"] for r in runs], order)
-    latest_version: dict[tuple, Cell] = {}
-    for c in commits:
-        for cell in by_hash[c.hash]["cells"]:
-            key = (cell[0], cell[1])
-            if cell[6] == "ok" or key not in latest_version:
-                latest_version[key] = cell
-    series = {key: SeriesData(key=key, name=cell[0], params=dict(cell[1]), kind=cell[2],
-                              unit=cell[3], version=cell[4], higher_is_better=cell[5])
-              for key, cell in latest_version.items()}
-    for c in commits:
-        run = by_hash[c.hash]
-        failed_build = run["build"].get("status") == "failed"
-        cells = {(cell[0], cell[1]): cell for cell in run["cells"]}
-        for key, s in series.items():
-            _append(s, None if failed_build else cells.get(key), failed_build)
-    for s in series.values():
-        s.steps = step_cache.steps(s.sample_lists, alpha, threshold(s.name))
-        s.changes = changes_from_steps(s, s.steps, commits)
-    builds = {h: r["build"] for h, r in by_hash.items()}
+STATUS_CODES = (*results.STATUSES, "missing", "build-failed", "other-version")
+_CODE = {status: k for k, status in enumerate(STATUS_CODES)}
+
+
+def set_steps(series: SeriesData, steps: list[Step], commits: list[CommitInfo]) -> None:
+    series.steps = steps
+    series.changes = changes_from_steps(series, steps, commits)
+
+
+def _build(machine: str, env: str, runs: list[Condensed], step_cache: StepCache | None,
+           order: list[str] | None, alpha: float, threshold, jobs: int) -> SiteData:
+    by_hash = {r.commit.hash: r for r in runs}
+    commits = order_commits([r.commit for r in runs], order)
+    ordered = [by_hash[c.hash] for c in commits]
+    latest: dict[tuple, tuple] = {}  # a series' description: from its newest ok result
+    for run in ordered:
+        for key, status, meta in zip(run.keys, run.status, run.meta, strict=True):
+            if status == "ok" or key not in latest:
+                latest[key] = meta
+    series = {key: SeriesData(key=key, name=key[0], params=dict(key[1]), kind=meta[0],
+                              unit=meta[1], version=meta[2], higher_is_better=meta[3])
+              for key, meta in latest.items()}
+    _fill(list(series.values()), ordered)
+    if step_cache is not None:
+        found = step_cache.steps_of([(s, alpha, threshold(s.name)) for s in series.values()],
+                                    jobs)
+        for s, steps in zip(series.values(), found, strict=True):
+            set_steps(s, steps, commits)
+    builds = {h: r.build for h, r in by_hash.items()}
     return SiteData(machine, env, commits, builds, series)
 
 
-def _append(s: SeriesData, cell: Cell | None, failed_build: bool) -> None:
-    status = point_status(failed_build, cell[6] if cell else None, cell[4] if cell else None,
-                          s.version)
-    ok = status == "ok"
-    s.status.append(status)
-    s.median.append(cell[8] if ok else None)
-    s.ci_low.append(cell[9] if ok else None)
-    s.ci_high.append(cell[10] if ok else None)
-    s.sample_lists.append(list(cell[12]) if ok else [])
-    s.reasons.append(cell[7] if cell and not failed_build else None)
+def _fill(series: list[SeriesData], runs: list[Condensed]) -> None:
+    """Every series' point at every commit, as whole (commit x series) arrays: a large
+    site has a quarter of a million points, too many for a loop over them in Python.
+    The status of a point follows ``history.point_status``."""
+    column = {s.key: k for k, s in enumerate(series)}
+    versions: dict[str, int] = {}
+    starts = np.cumsum([0] + [len(run.keys) for run in runs])
+    where = np.full((len(runs), len(series)), -1, dtype=np.int64)  # global result index
+    failed = np.zeros(len(runs), dtype=bool)
+    for i, run in enumerate(runs):
+        failed[i] = run.build.get("status") == "failed"
+        if not failed[i] and run.keys:
+            where[i, [column[key] for key in run.keys]] = np.arange(starts[i], starts[i + 1])
+    code = np.array([_CODE[st] for run in runs for st in run.status] + [0], dtype=np.int8)
+    version = np.array([versions.setdefault(meta[2], len(versions)) for run in runs
+                        for meta in run.meta] + [-1])
+    wanted = np.array([versions.setdefault(s.version, len(versions)) for s in series])
+    status = np.where(where >= 0, code[where], _CODE["missing"])
+    status[(where >= 0) & (version[where] != wanted)] = _CODE["other-version"]
+    status[failed] = _CODE["build-failed"]
+    ok = status == _CODE["ok"]
+    values = {}
+    for name in ("median", "ci_low", "ci_high"):
+        flat = np.concatenate([np.frombuffer(getattr(run, name), dtype=float) for run in runs]
+                              + [np.array([math.nan])])
+        values[name] = np.where(ok, flat[where], math.nan)
+    reasons = [reason for run in runs for reason in run.reason] + [None]
+    flat = np.concatenate([np.frombuffer(run.samples, dtype=float) for run in runs]
+                          + [np.empty(0)])
+    sample_starts = np.cumsum([0] + [len(run.samples) for run in runs])
+    bounds = np.concatenate([np.frombuffer(run.bounds, dtype=np.int64)[:-1] + offset
+                             for run, offset in zip(runs, sample_starts, strict=False)]
+                            + [np.array([len(flat)])])
+    store = SampleStore(flat, bounds)
+    names = [STATUS_CODES[k] for k in range(len(STATUS_CODES))]
+    for k, s in enumerate(series):
+        s.status = [names[c] for c in status[:, k].tolist()]
+        s.median, s.ci_low, s.ci_high = (
+            [None if v != v else v for v in values[name][:, k].tolist()]
+            for name in ("median", "ci_low", "ci_high"))
+        refs = where[:, k]
+        s.reasons = [reasons[g] for g in np.where(failed, -1, refs).tolist()]
+        s.store, s.refs = store, np.where(ok[:, k], refs, -1)

@@ -21,11 +21,26 @@ def format_value(value: float, unit: str) -> str:
 
 
 def _scaled(value: float, steps: tuple[tuple[float, str], ...]) -> str:
+    scale, name = _step_for(abs(value), steps)
+    return f"{value / scale:.4g} {name}"
+
+
+def _step_for(magnitude: float, steps: tuple[tuple[float, str], ...]) -> tuple[float, str]:
     scale, name = steps[0]
     for factor, label in steps:
-        if abs(value) >= factor:
+        if magnitude >= factor:
             scale, name = factor, label
-    return f"{value / scale:.4g} {name}"
+    return scale, name
+
+
+def unit_scale(unit: str, magnitude: float) -> tuple[float, str]:
+    """One display unit for values up to ``magnitude`` (a plot axis, a column): the factor
+    to divide by and its name, so 0.0012 s reads 1.2 ms."""
+    if unit == "seconds":
+        return _step_for(magnitude, _TIME_STEPS)
+    if unit == "bytes":
+        return _step_for(magnitude, _BYTE_STEPS)
+    return 1.0, "" if unit in ("unit", "") else unit
 
 
 def render_table(header: list[str], rows: list[list[str]]) -> str:

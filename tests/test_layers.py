@@ -20,7 +20,7 @@ LAYERS = {
     "orchestration": {"suite", "execute", "gitrepo", "environments", "runner", "progress"},
     "analysis": {"stats", "detect", "history", "compare", "regressions", "bisect",
                  "site_model", "metrics", "variants"},
-    "presentation": {"cli", "__main__", "text", "tables", "cli_analysis", "plots",
+    "presentation": {"cli", "__main__", "text", "tables", "cli_analysis", "plots", "sparklines",
                      "publish", "report"},
 }
 ALLOWED = {

@@ -146,9 +146,9 @@ def test_commit_subject_is_shown_literally(browser, site):
     scripts = browser.execute("return Array.from(document.scripts, s => s.src + ' ' + s.text)")
     assert not [s for s in scripts if "alert" in s], scripts
     assert open_page(browser, site, f"{slug}/b/bench_toy.time_compute.html") is None
-    titles = browser.execute("return Array.from(document.querySelectorAll('svg circle title'),"
+    titles = browser.execute("return Array.from(document.querySelectorAll('.hb-hit title'),"
                              " t => t.textContent)")
-    assert any(EVIL in t for t in titles), titles  # hover text of that commit's point
+    assert any(EVIL in t for t in titles), titles  # hover text of that commit's column
     assert not severe(browser)
 
 
@@ -196,15 +196,28 @@ def test_benchmark_page_plots(browser, site, bench):
     assert browser.execute(SHOWN_JS, order) and not browser.execute(SHOWN_JS, date)
     assert not severe(browser)
 
-    # Each plot: one point per measured commit, its hover title naming the commit.
+    # Each plot: one hover column per commit, in history order, its title naming the
+    # commit; the commit that failed says so rather than showing a value.
     titles = browser.execute("""
-        return Array.from(document.querySelectorAll('figure.plot svg'), svg =>
-            Array.from(svg.querySelectorAll('circle > title'), t => t.textContent.split(' ')[0]));
+        return Array.from(document.querySelectorAll('figure.plot .hb-hit'), layer =>
+            Array.from(layer.querySelectorAll('rect > title'), t => t.textContent));
     """)
-    measured = {h[:8] for i, h in enumerate(hashes) if i != FAILED}
     assert len(titles) == 2, "expected a commit-order and a date plot"
     for plot in titles:
-        assert set(plot) == measured, plot
+        assert [t.split(" ")[0] for t in plot] == [h[:8] for h in hashes], plot
+        assert "failed" in plot[FAILED] and all(
+            "failed" not in t for i, t in enumerate(plot) if i != FAILED), plot
+    # The layers (y axis, x axis, data) are drawn over each other at the same size.
+    boxes = browser.execute("""
+        return Array.from(document.querySelector('figure.plot .hb-plot').children,
+                          svg => { const r = svg.getBoundingClientRect();
+                                   return [r.x, r.y, r.width, r.height].map(Math.round); });
+    """)
+    assert len(boxes) == 3 and len({tuple(b) for b in boxes}) == 1, boxes
+    # Hovering a column highlights it; clicking it opens the commit's page.
+    column = browser.find("figure.plot .hb-hit a:last-child rect")
+    browser.click(column)
+    assert browser.execute("return location.pathname").endswith(f"/c/{hashes[-1]}.html")
 
 
 def test_slow_step_is_marked(browser, site):
