@@ -81,6 +81,14 @@ class SiteData:
     commits: list[CommitInfo]
     builds: dict[str, dict[str, Any]]
     series: dict[tuple, SeriesData]
+    # (commit x series, in ``series`` order): status codes (STATUS_CODES) and medians, and
+    # each point's previous measured median; NaN where there is none. For fingerprints.
+    grid: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def row_fingerprint(self, i: int) -> bytes:
+        """What every series shows at commit ``i`` on a commit page, as bytes (cheap to
+        hash: a page per commit)."""
+        return b"".join(self.grid[name][i].tobytes() for name in ("status", "median", "prev"))
 
     @property
     def slug(self) -> str:
@@ -126,31 +134,33 @@ class Condensed:
 
 def condense_file(path: Path) -> Condensed:
     """A result file reduced to what the site shows, read straight from its JSON: building
-    the full records first would take three times as long on a long history."""
+    the full records first would take three times as long on a long history. (Column by
+    column with comprehensions: this runs for every result of every commit.)"""
     data = results.read_document(path)
     try:
         commit = data.get("commit")
-        out = Condensed(data["env_name"], CommitInfo(**commit) if commit else None,
-                        data.get("build", {"status": "ok"}), [], [], [], [], array("d"),
-                        array("d"), array("d"), array("q", [0]), array("d"))
-        for r in data.get("results", []):
-            st = r.get("stats") or {}
-            status = r.get("status", "ok")
-            if status not in results.STATUSES:
-                raise ValueError(f"unknown status {status!r}")
-            out.keys.append((r["name"], tuple(r.get("params", {}).items())))
-            out.meta.append((r["kind"], r.get("unit", "seconds"), r.get("version", ""),
-                             bool(r.get("higher_is_better", False))))
-            out.status.append(status)
-            out.reason.append(r.get("reason"))
-            for column, field_name in ((out.median, "median"), (out.ci_low, "median_ci_low"),
-                                       (out.ci_high, "median_ci_high")):
-                value = st.get(field_name)
-                column.append(math.nan if value is None else value)
-            if status == "ok":
-                out.samples.extend(itertools.chain.from_iterable(r.get("process_samples", [])))
-            out.bounds.append(len(out.samples))
-        return out
+        rows = data.get("results", [])
+        status = [r.get("status", "ok") for r in rows]
+        unknown = set(status) - set(results.STATUSES)
+        if unknown:
+            raise ValueError(f"unknown status {unknown.pop()!r}")
+        stats = [r.get("stats") or {} for r in rows]
+        samples = array("d")
+        bounds = array("q", [0])
+        for r, st in zip(rows, status, strict=True):
+            if st == "ok":
+                samples.extend(itertools.chain.from_iterable(r.get("process_samples", ())))
+            bounds.append(len(samples))
+        return Condensed(
+            data["env_name"], CommitInfo(**commit) if commit else None,
+            data.get("build", {"status": "ok"}),
+            [(r["name"], tuple(r.get("params", {}).items())) for r in rows],
+            [(r["kind"], r.get("unit", "seconds"), r.get("version", ""),
+              bool(r.get("higher_is_better", False))) for r in rows],
+            status, [r.get("reason") for r in rows],
+            *(array("d", [math.nan if (v := st.get(name)) is None else v for st in stats])
+              for name in ("median", "median_ci_low", "median_ci_high")),
+            bounds, samples)
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise results.malformed(path, exc) from None
 
@@ -366,17 +376,17 @@ def _build(machine: str, env: str, runs: list[Condensed], step_cache: StepCache 
     series = {key: SeriesData(key=key, name=key[0], params=dict(key[1]), kind=meta[0],
                               unit=meta[1], version=meta[2], higher_is_better=meta[3])
               for key, meta in latest.items()}
-    _fill(list(series.values()), ordered)
+    grid = _fill(list(series.values()), ordered)
     if step_cache is not None:
         found = step_cache.steps_of([(s, alpha, threshold(s.name)) for s in series.values()],
                                     jobs)
         for s, steps in zip(series.values(), found, strict=True):
             set_steps(s, steps, commits)
     builds = {h: r.build for h, r in by_hash.items()}
-    return SiteData(machine, env, commits, builds, series)
+    return SiteData(machine, env, commits, builds, series, grid)
 
 
-def _fill(series: list[SeriesData], runs: list[Condensed]) -> None:
+def _fill(series: list[SeriesData], runs: list[Condensed]) -> dict[str, np.ndarray]:
     """Every series' point at every commit, as whole (commit x series) arrays: a large
     site has a quarter of a million points, too many for a loop over them in Python.
     The status of a point follows ``history.point_status``."""
@@ -419,3 +429,9 @@ def _fill(series: list[SeriesData], runs: list[Condensed]) -> None:
         refs = where[:, k]
         s.reasons = [reasons[g] for g in np.where(failed, -1, refs).tolist()]
         s.store, s.refs = store, np.where(ok[:, k], refs, -1)
+    median = values["median"]
+    last = np.maximum.accumulate(np.where(ok, np.arange(len(runs))[:, None], -1), axis=0)
+    before = np.vstack([np.full((1, len(series)), -1), last[:-1]])
+    prev = np.where(before >= 0, median[np.maximum(before, 0), np.arange(len(series))],
+                    math.nan)
+    return {"status": status.astype(np.int8), "median": median, "prev": prev}
