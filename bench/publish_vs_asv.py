@@ -29,8 +29,9 @@ Why the comparison is fair:
   and has no remote (histbench never fetches either).
 - Same machine, interpreter and parallelism: both run on CPython 3.11 from the same
   install (asv from its own virtualenv, /tmp/histbench-bench-asv-venv); asv's step
-  detection uses a pool of ``cpu_count`` processes, histbench draws plots in a process
-  pool of the same size. The histbench measured is this checkout's (PYTHONPATH).
+  detection uses a pool of ``cpu_count`` processes, histbench reads result files and
+  renders pages (detecting steps as it goes) in a pool of the same size. The histbench
+  measured is this checkout's (PYTHONPATH).
 - Same starting state: cold means the output folder is removed first, for both; the input
   files of both were just written, so both read from the page cache.
 - If anything the comparison favours asv: asv writes JSON for a JavaScript application

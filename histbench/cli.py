@@ -203,8 +203,10 @@ def cmd_publish(args: argparse.Namespace) -> int:
     from histbench.publish import Publisher  # matplotlib: only when publishing
 
     config = _config(args)
+    if args.jobs is not None and args.jobs < 1:
+        raise HistbenchError(f"--jobs must be at least 1, not {args.jobs}")
     publisher = Publisher(config, Path(args.html_dir) if args.html_dir else None,
-                          alpha=args.alpha)
+                          alpha=args.alpha, jobs=args.jobs)
     report = publisher.publish(order=cli_analysis.history_order(config))
     print(f"wrote {len(report.written)} files, {report.skipped} unchanged, in "
           f"{report.seconds:.1f} s: {publisher.html_dir / 'index.html'}", file=sys.stderr)
@@ -271,6 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
     pub.add_argument("--html-dir", help="output folder (default: html_dir of the config)")
     pub.add_argument("--alpha", type=float, default=0.05,
                      help="family-wise false-alarm rate of step detection")
+    pub.add_argument("-j", "--jobs", type=int, default=None,
+                     help="worker processes that render pages (default: one per CPU)")
     pub.set_defaults(func=cmd_publish)
 
     pre = sub.add_parser("preview", help="serve the published site on localhost")

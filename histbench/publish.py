@@ -61,6 +61,13 @@ class PublishReport:
     seconds: float = 0.0
 
 
+def available_cpus() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on every platform
+        return os.cpu_count() or 1
+
+
 def page_slug(name: str) -> str:
     """A file name for a benchmark page; long names get a hash so they stay unique."""
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name)
@@ -154,7 +161,7 @@ class Publisher:
         self.config = config
         self.html_dir = Path(html_dir or config.html_dir)
         self.alpha = alpha
-        self.jobs = jobs if jobs is not None else min(2, os.cpu_count() or 1)
+        self.jobs = jobs if jobs is not None else available_cpus()
         self.jinja = _environment()
         self.digest_base = _templates_digest()
         self.manifest: dict[str, str] = {}

@@ -1,0 +1,149 @@
+"""The publish engine on real data (a slice of Django's asv history): parallel workers write
+exactly what one process writes, the condensed-results cache, and the fast paths that
+format rows, axes and sparklines."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import shared_django_results
+from markupsafe import Markup
+
+from histbench.asv_import import import_asv
+from histbench.config import load_config
+from histbench.errors import HistbenchError
+from histbench.publish import Publisher, _commit_row
+from histbench.results import iter_result_files
+from histbench.site_model import ResultCache, SeriesData, condense_file
+from histbench.sparklines import sparkline
+
+COMMITS = 30
+
+
+@pytest.fixture(scope="module")
+def django(tmp_path_factory) -> Path:
+    """A project folder whose results are the first commits of Django's real history."""
+    source = shared_django_results()
+    root = tmp_path_factory.mktemp("django")
+    asv = root / "asv"
+    (asv / "ubuntu-latest").mkdir(parents=True)
+    os.symlink(source / "benchmarks.json", asv / "benchmarks.json")
+    os.symlink(source / "ubuntu-latest" / "machine.json", asv / "ubuntu-latest" / "machine.json")
+    for path in sorted((source / "ubuntu-latest").glob("*-conda-py3.12.json"))[:COMMITS]:
+        os.symlink(path, asv / "ubuntu-latest" / path.name)
+    project = root / "project"
+    project.mkdir()
+    (project / "histbench.json").write_text(json.dumps({"project": "django"}))
+    import_asv(asv, _config(project).results_dir)
+    return project
+
+
+def _config(project: Path):
+    if not (project / "histbench.json").exists():
+        (project / "histbench.json").write_text(json.dumps({"project": "django"}))
+    return load_config(project / "histbench.json")
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and ".histbench-cache" not in p.parts}
+
+
+def test_workers_write_the_same_site_as_one_process(django, tmp_path):
+    config = _config(django)
+    one = Publisher(config, tmp_path / "one", jobs=1).publish()
+    two = Publisher(config, tmp_path / "two", jobs=2).publish()
+    assert sorted(one.written) == sorted(two.written)
+    first, second = _files(tmp_path / "one"), _files(tmp_path / "two")
+    # Index, regressions and machines pages are rendered on every publish; nothing in them
+    # may depend on how the work was split.
+    assert first.keys() == second.keys()
+    differ = [name for name in first if first[name] != second[name]]
+    assert not differ, differ[:5]
+    assert len([n for n in first if "/c/" in n]) == COMMITS
+
+
+def test_second_publish_reads_no_result_file_again(django, tmp_path, monkeypatch):
+    config = _config(django)
+    Publisher(config, tmp_path / "html", jobs=1).publish()
+    from histbench import site_model
+
+    def refuse(path):
+        raise AssertionError(f"{path} parsed again")
+
+    monkeypatch.setattr(site_model, "condense_file", refuse)
+    report = Publisher(config, tmp_path / "html", jobs=1).publish()
+    assert report.skipped > COMMITS  # commit and benchmark pages found fresh
+
+
+def test_cache_writes_only_new_entries_as_a_delta(django, tmp_path):
+    results = _config(django).results_dir
+    files = [p.resolve() for p in iter_result_files(results, "ubuntu-latest")]
+    path = tmp_path / "cache" / "results.pickle"
+    cache = ResultCache(path)
+    cache.get_many(files[:-1])
+    cache.save()
+    base = path.stat().st_mtime_ns
+    cache = ResultCache(path)
+    runs = cache.get_many(files)
+    cache.save()
+    assert path.stat().st_mtime_ns == base  # one new file: the base stays as it was
+    assert cache.delta_path.exists() and len(cache.delta) == 1
+    again = ResultCache(path)
+    assert set(again.entries) == {str(f) for f in files}
+    assert [r.commit.hash for r in again.get_many(files)] == [r.commit.hash for r in runs]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+@pytest.mark.parametrize(("content", "words"), [
+    ("{not json", "corrupt result file"),
+    ('{"schema": "histbench-results", "schema_version": 1, "machine": "m", '
+     '"env_name": "e", "results": [{"kind": "time"}]}', "malformed result file"),
+])
+def test_a_bad_result_file_stops_publish_with_its_name(django, tmp_path, jobs, content,
+                                                       words):
+    project = tmp_path / "project"
+    shutil.copytree(django / "results", project / "results")
+    bad = project / "results" / "ubuntu-latest" / "0000000-bad.json"
+    bad.write_text(content)
+    with pytest.raises(HistbenchError) as err:
+        Publisher(_config(project), tmp_path / "html", jobs=jobs).publish()
+    assert str(bad) in str(err.value) and words in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_condensed_file_keeps_what_the_site_shows(django):
+    path = iter_result_files(_config(django).results_dir, "ubuntu-latest")[0]
+    run = condense_file(path)
+    data = json.loads(path.read_text())
+    assert run.commit.hash == data["commit"]["hash"]
+    for j, r in enumerate(data["results"]):
+        assert run.keys[j] == (r["name"], tuple(r["params"].items()))
+        assert run.status[j] == r["status"]
+        samples = [v for group in r["process_samples"] for v in group]
+        assert list(run.samples_of(j)) == (samples if r["status"] == "ok" else [])
+        if r["stats"]:
+            assert run.median[j] == r["stats"]["median"]
+
+
+def test_commit_rows_escape_what_is_data():
+    s = SeriesData(key=("x", ()), name="bench.<b>x</b>", params={}, kind="time",
+                   unit="seconds", version="", higher_is_better=False,
+                   status=["ok", "failed"], median=[1e-3, None], ci_low=[1e-3, None],
+                   ci_high=[1e-3, None], reasons=[None, "<script>alert(1)</script>"])
+    head = Markup("<td>{}</td>").format(s.name)
+    _, html = _commit_row(s, head, 1, 0, None)
+    assert "<script>" not in html and "&lt;script&gt;alert(1)" in html
+    assert "&lt;b&gt;x" in html and "failed" in html and "1 ms" in html
+
+
+def test_sparkline_draws_at_most_a_point_per_pixel():
+    values = [float(i % 50) for i in range(5000)]
+    svg = sparkline(values, width=120)
+    points = svg.split('points="')[1].split('"')[0].split()
+    assert 100 <= len(points) <= 120
+    assert len(sparkline([1.0, 2.0, None, 3.0]).split('points="')[1].split()) == 3
