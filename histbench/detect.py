@@ -61,9 +61,16 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy import special  # not scipy.stats: half the import time, the same functions
 
 from histbench.errors import HistbenchError
+
+
+def special():
+    """scipy.special on first use: publish's parent process never detects, nor pays."""
+    from scipy import special as module
+
+    return module
+
 
 MIN_SEGMENT = 3  # commits with data on each side of a step, at least
 WINDOW = 50  # commits with data each side of a step that its test compares, at most
@@ -238,7 +245,7 @@ def _noise_sd(d: np.ndarray) -> float:
         return mad
     dev = np.sort(np.abs(d - np.median(d)))
     keep = min(dev.size - 2, int(dev.size * (1 - TRIM_DIFFS)))
-    cut = -float(special.ndtri(0.5 * (1 - keep / dev.size)))
+    cut = -float(special().ndtri(0.5 * (1 - keep / dev.size)))
     lost = 1 - 2 * cut * math.exp(-cut * cut / 2) / math.sqrt(2 * math.pi) / (keep / dev.size)
     trimmed = math.sqrt(float(np.mean(dev[:keep] ** 2)) / lost) if lost > 0 else 0.0
     return max(mad, trimmed)
@@ -580,7 +587,8 @@ def _drift(data: _Levels, bounds: list[int], before: np.ndarray) -> tuple[np.nda
 def _drift_z(n: int) -> float:
     """How significant a slope must be to be fitted: DRIFT_Z, or more for long histories,
     which have many neighbourhoods that could show a slope by chance."""
-    return max(DRIFT_Z, -float(special.ndtri(DRIFT_ALPHA / 2 / max(1.0, n / (2 * DRIFT_SPAN + 1)))))
+    tail = DRIFT_ALPHA / 2 / max(1.0, n / (2 * DRIFT_SPAN + 1))
+    return max(DRIFT_Z, -float(special().ndtri(tail)))
 
 
 def _first_drift(data: _Levels) -> tuple[np.ndarray, np.ndarray]:
@@ -618,8 +626,8 @@ def _segment(data: _Levels, alpha: float, previous: tuple[list[int], _Fit] | Non
     ``previous``: the steps and fit of an earlier pass, to start the drift from.
     """
     n = data.y.size
-    z_crit = -float(special.stdtrit(data.df, alpha / (2 * _tests(n))))
-    threshold = float(special.kolmogi(CANDIDATE_P))
+    z_crit = -float(special().stdtrit(data.df, alpha / (2 * _tests(n))))
+    threshold = float(special().kolmogi(CANDIDATE_P))
     if previous is None:
         bounds: list[int] = []
         fit = _Fit(data, *_first_drift(data))
@@ -674,7 +682,8 @@ def _make_step(data: _Levels, fit: _Fit, c: int, lo: int, hi: int, strength: flo
     ma = float(fit.mean(a, c) + fit.offset + fit.drift[c])
     mb = float(fit.mean(c, b) + fit.offset + fit.drift[c])
     z = math.sqrt(strength)
-    p = min(1.0, 2 * _tests(fit.n) * float(special.stdtr(data.df, -z))) if math.isfinite(z) else 0.0
+    p = min(1.0, 2 * _tests(fit.n) * float(special().stdtr(data.df, -z))) \
+        if math.isfinite(z) else 0.0
     if data.log:
         before, after = math.exp(ma), math.exp(mb)
         ratio = math.exp(mb - ma)

@@ -11,6 +11,7 @@ Everything is relative links and local files: the site works from file:// and of
 from __future__ import annotations
 
 import hashlib
+import importlib
 import importlib.metadata
 import json
 import math
@@ -196,6 +197,11 @@ class Publisher:
             return True
         return False
 
+    def _always(self, rel: str) -> None:
+        """A summary page, rendered on every publish (one page: cheaper to render than to
+        prove unchanged); listed in the manifest so that it is never taken for stale."""
+        self.new_manifest[rel] = "rendered on every publish"
+
     def _write(self, rel: str, text: str) -> None:
         path = self.html_dir / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -227,7 +233,8 @@ class Publisher:
         sites: list[SiteData] = []
         for name in names:  # steps: detected page by page, in the workers
             sites += load_site_data(results_dir, name, cache, None, order=order,
-                                    alpha=self.alpha, jobs=self.jobs)
+                                    alpha=self.alpha, jobs=self.jobs,
+                                    meanwhile=_import_drawing)
         cache.prune({str(p) for p in cache.entries if Path(p).exists()})
         self.sites = sites
         self.info = load_benchmark_info(results_dir)
@@ -242,7 +249,7 @@ class Publisher:
         cache.save()
         steps.save()
         frames.save()
-        write_json_atomic(self.html_dir / MANIFEST, self.new_manifest)
+        write_json_atomic(self.html_dir / MANIFEST, dict(sorted(self.new_manifest.items())))
         self._remove_stale()
         self.report.seconds = time.perf_counter() - start
         return self.report
@@ -387,8 +394,7 @@ class Publisher:
                base: str = "") -> None:
         """``base``: the site's folder seen from ``rel`` ("" inside it; the slug for the
         copy at the top of the html folder)."""
-        # The index is one page; rendering it always is cheaper than proving it unchanged.
-        self._fresh(rel, str(time.time()))
+        self._always(rel)
         self._render(rel, "index.html", groups=rows, latest=site.commits[-1], base=base,
                      **common)
 
@@ -552,10 +558,10 @@ class Publisher:
                     fixed += 1
         rows.sort(key=lambda r: (-r["first_bad"].date, r["name"]))
         rel = f"{site.slug}/regressions.html"
-        self._fresh(rel, str(time.time()))
+        self._always(rel)
         self._render(rel, "regressions.html", rows=rows, fixed=fixed, **common)
         feed = f"{site.slug}/regressions.atom"
-        self._fresh(feed, str(time.time()))
+        self._always(feed)
         updated = _isodate(max((r["first_bad"].date for r in rows), default=0))
         self._render(feed, "feed.atom", rows=rows, updated=updated, **common)
 
@@ -574,9 +580,16 @@ class Publisher:
             entries.append({"record": record, "fields": fields,
                             "warnings": record.noise_warnings(),
                             "sites": [s for s in sites if s.machine == record.name]})
-        self._fresh("machines.html", str(time.time()))
+        self._always("machines.html")
         self._render("machines.html", "machines.html", machines=entries, site=None,
                      sites=sites)
+
+
+def _import_drawing() -> None:
+    """What page workers need (matplotlib, scipy's special functions), imported once here
+    so that every worker forked later has it instead of importing it again."""
+    importlib.import_module("histbench.plots")
+    importlib.import_module("scipy.special")
 
 
 def _axis_group(series: list[SeriesData]) -> tuple[str, int]:

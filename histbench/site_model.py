@@ -13,7 +13,9 @@ import math
 import multiprocessing
 import os
 import pickle
+import threading
 from array import array
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -206,23 +208,37 @@ class ResultCache:
         self.entries.update(self.delta)
         self.added = self.removed = False
 
-    def get_many(self, paths: list[Path], jobs: int = 1) -> list[Condensed]:
-        """Condensed files, in order; files not cached are read by ``jobs`` processes."""
+    def get_many(self, paths: list[Path], jobs: int = 1,
+                 meanwhile: Callable[[], object] | None = None) -> list[Condensed]:
+        """Condensed files, in order; files not cached are read by ``jobs`` processes.
+
+        ``meanwhile`` runs in a thread of this process while they read (once they are
+        forked: a fork must not copy a thread in the middle of an import), so that work
+        this process would otherwise do later, alone, overlaps with theirs."""
         stats = [path.stat() for path in paths]
         keys = [str(path) for path in paths]
         missing = [k for k, (key, st) in enumerate(zip(keys, stats, strict=True))
                    if not self._hit(key, st)]
         todo = [paths[k] for k in missing]
         if parallel(jobs) and len(todo) >= 4 * jobs:
-            size = -(-len(todo) // (4 * jobs))
+            size = -(-len(todo) // (8 * jobs))
             chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
             with ProcessPoolExecutor(jobs, mp_context=fork_context()) as pool:
-                fresh = [c for chunk in pool.map(_condense_files, chunks) for c in chunk]
+                pending = pool.map(_condense_files, chunks)  # forks the workers
+                helper = threading.Thread(target=meanwhile) if meanwhile else None
+                if helper:
+                    helper.start()
+                fresh = [c for chunk in pending for c in chunk]
+                if helper:
+                    helper.join()
         else:
             fresh = _condense_files(todo)
         shared: dict[tuple, list] = {}
-        for entry in self.entries.values():
-            _share(entry[2], shared)
+        seen: set[int] = set()
+        for entry in self.entries.values():  # cached runs share their columns already
+            if id(entry[2].keys) not in seen:
+                seen.add(id(entry[2].keys))
+                _share(entry[2], shared)
         for k, condensed in zip(missing, fresh, strict=True):
             self.entries[keys[k]] = self.delta[keys[k]] = (stats[k].st_mtime_ns,
                                                            stats[k].st_size,
@@ -342,12 +358,13 @@ class StepCache:
 
 def load_site_data(results_dir: Path, machine: str, cache: ResultCache,
                    steps: StepCache | None, *, order: list[str] | None = None,
-                   alpha: float = 0.05, threshold=lambda name: 0.0,
-                   jobs: int = 1) -> list[SiteData]:
+                   alpha: float = 0.05, threshold=lambda name: 0.0, jobs: int = 1,
+                   meanwhile: Callable[[], object] | None = None) -> list[SiteData]:
     """One SiteData per environment measured on ``machine``; with its steps detected
     unless ``steps`` is None (the caller detects them as it goes)."""
     by_env: dict[str, list[Condensed]] = {}
-    for condensed in cache.get_many(results.iter_result_files(results_dir, machine), jobs):
+    for condensed in cache.get_many(results.iter_result_files(results_dir, machine), jobs,
+                                    meanwhile):
         if condensed.commit is not None:
             by_env.setdefault(condensed.env, []).append(condensed)
     return [_build(machine, env, runs, steps, order, alpha, threshold, jobs)
