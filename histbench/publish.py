@@ -497,6 +497,7 @@ class Publisher:
         prev = [_last_ok(s, lo) for s in series]  # each series' last ok commit before i
         changed_at = self._changed_at(k)
         labels = hashlib.sha256(repr([s.label for s in series]).encode()).hexdigest()
+        texts: list[dict[int, str]] = [{} for _ in series]  # formatted values, by commit
         for i in range(lo, hi):
             commit = site.commits[i]
             parent = site.commits[i - 1] if i else None
@@ -508,8 +509,11 @@ class Publisher:
                            changed_at.get(commit.hash), site.builds.get(commit.hash),
                            self.config.show_commit_url, len(common["sites"])))
             if not self._fresh(rel, digest):
-                rows = [_commit_row(s, head, i, p, step_at[s.key].get(commit.hash))
-                        for s, head, p in zip(series, heads, prev, strict=True)]
+                rows = [_commit_row(s, head, i, p, step_at[s.key].get(commit.hash),
+                                    texts[n].get(p) if p is not None else "")
+                        for n, (s, head, p) in enumerate(zip(series, heads, prev, strict=True))]
+                for n, (_, _, now_text) in enumerate(rows):
+                    texts[n] = {i: now_text}  # this commit's value: the next page's "before"
                 rows.sort(key=lambda r: r[0])
                 build = site.builds.get(commit.hash, {})
                 self._render(rel, "commit.html", commit=commit, parent=parent, child=child,
@@ -610,13 +614,14 @@ def _last_ok(s: SeriesData, before: int) -> int | None:
 ROW = '<tr class="{}">{}<td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n'
 
 
-def _commit_row(s: SeriesData, head: Markup, i: int, prev: int | None,
-                change) -> tuple[tuple, str]:
+def _commit_row(s: SeriesData, head: Markup, i: int, prev: int | None, change,
+                before_text: str | None) -> tuple[tuple, str, str]:
     """One benchmark on a commit's page, this commit against the last one measured: its
-    sort key and its HTML. A commit page has a row per benchmark and a site a page per
-    commit, so rows are formatted here rather than by the template (eight times faster):
-    ``head`` is escaped already, the reason is escaped here, the rest are numbers and
-    fixed words."""
+    sort key, its HTML and this commit's value as text (``before_text`` is the previous
+    one's when the caller has it: formatting is most of a row's cost). A commit page has a
+    row per benchmark and a site a page per commit, so rows are formatted here rather than
+    by the template (eight times faster): ``head`` is escaped already, the reason is
+    escaped here, the rest are numbers and fixed words."""
     now = s.median[i]
     before = s.median[prev] if prev is not None else None
     ratio = now / before if now is not None and before else None
@@ -629,10 +634,11 @@ def _commit_row(s: SeriesData, head: Markup, i: int, prev: int | None,
         css, order = "bad", 1
     else:
         note, css, order = "", "", 2
-    html = ROW.format(css, head, format_value(before, s.unit) if before is not None else "",
-                      format_value(now, s.unit) if now is not None else s.status[i],
-                      f"{ratio:.3f}" if ratio else "", note)
-    return (order, -abs(math.log(ratio)) if ratio and ratio > 0 else 0), html
+    if before_text is None:
+        before_text = format_value(before, s.unit) if before is not None else ""
+    now_text = format_value(now, s.unit) if now is not None else s.status[i]
+    html = ROW.format(css, head, before_text, now_text, f"{ratio:.3f}" if ratio else "", note)
+    return (order, -abs(math.log(ratio)) if ratio and ratio > 0 else 0), html, now_text
 
 
 @dataclass

@@ -136,9 +136,9 @@ def test_commit_rows_escape_what_is_data():
                    status=["ok", "failed"], median=[1e-3, None], ci_low=[1e-3, None],
                    ci_high=[1e-3, None], reasons=[None, "<script>alert(1)</script>"])
     head = Markup("<td>{}</td>").format(s.name)
-    _, html = _commit_row(s, head, 1, 0, None)
+    _, html, now = _commit_row(s, head, 1, 0, None, None)
     assert "<script>" not in html and "&lt;script&gt;alert(1)" in html
-    assert "&lt;b&gt;x" in html and "failed" in html and "1 ms" in html
+    assert "&lt;b&gt;x" in html and now == "failed" and "1 ms" in html
 
 
 def test_sparkline_draws_at_most_a_point_per_pixel():
