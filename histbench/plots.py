@@ -93,7 +93,7 @@ class _Canvas:
     """This process's matplotlib Axes, each reused for every layer of its kind (building a
     Figure and Axes costs more than drawing a layer), and the axis layers drawn so far.
 
-    ``frames`` (axis layers by what they show) may be handed in from a cache, so that a
+    ``layers`` (axis layers by what they show) may be handed in from a cache, so that a
     publish after one new commit draws only the x axes (their limits moved). Only y axes
     are worth caching: a few dozen serve every history, while x axes move with each commit.
     """
@@ -101,13 +101,13 @@ class _Canvas:
     def __init__(self):
         self.data = _new_axes()
         self.data.set_axis_off()
-        self.y = self._y_frame()
-        self.x = {by_date: self._x_frame(by_date) for by_date in (False, True)}
-        self.frames: dict[tuple, str] = {}
+        self.y = self._y_axes()
+        self.x = {by_date: self._x_axes(by_date) for by_date in (False, True)}
+        self.layers: dict[tuple, str] = {}
         self.drawn: dict[tuple, str] = {}  # y axes drawn here (not from the cache)
 
     @staticmethod
-    def _y_frame() -> Axes:
+    def _y_axes() -> Axes:
         ax = _new_axes()
         ax.figure.patch.set_alpha(1)  # the bottom layer carries the background
         ax.yaxis.set_major_locator(ticker.MaxNLocator(Y_TICKS))
@@ -118,7 +118,7 @@ class _Canvas:
         return ax
 
     @staticmethod
-    def _x_frame(by_date: bool) -> Axes:
+    def _x_axes(by_date: bool) -> Axes:
         ax = _new_axes()
         ax.patch.set_visible(False)
         if by_date:
@@ -143,18 +143,18 @@ class _Canvas:
 
     def y_axis(self, ylim: tuple[float, float], unit: str) -> str:
         key = ("y", ylim, unit)
-        if key not in self.frames:
+        if key not in self.layers:
             self.y.set_ylim(*ylim)
             self.y.set_ylabel(unit)
-            self.frames[key] = self.drawn[key] = _svg(self.y)
-        return self.frames[key]
+            self.layers[key] = self.drawn[key] = _svg(self.y)
+        return self.layers[key]
 
     def x_axis(self, xlim: tuple[float, float], by_date: bool) -> str:
         key = ("x", xlim, by_date)
-        if key not in self.frames:
+        if key not in self.layers:
             self.x[by_date].set_xlim(*xlim)
-            self.frames[key] = _svg(self.x[by_date])
-        return self.frames[key]
+            self.layers[key] = _svg(self.x[by_date])
+        return self.layers[key]
 
 
 _CANVAS: _Canvas | None = None
@@ -170,7 +170,7 @@ def _canvas() -> _Canvas:
 def use_axis_layers(cached: dict[tuple, str]) -> None:
     """Take axis layers drawn by an earlier publish (keys and SVG as ``drawn_axis_layers``
     gave them)."""
-    _canvas().frames.update(cached)
+    _canvas().layers.update(cached)
 
 
 def drawn_axis_layers() -> dict[tuple, str]:

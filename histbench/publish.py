@@ -125,11 +125,11 @@ class TaskOutcome:
     manifest: dict[str, str] = field(default_factory=dict)
     written: list[str] = field(default_factory=list)
     skipped: int = 0
-    frames: dict[tuple, str] = field(default_factory=dict)
+    axes: dict[tuple, str] = field(default_factory=dict)
     steps: list[tuple[int, tuple, str, list]] = field(default_factory=list)
 
 
-class FrameCache:
+class AxisLayerCache:
     """Axis layers of earlier publishes, valid while histbench's plotting code and
     matplotlib are the same."""
 
@@ -174,9 +174,9 @@ class Publisher:
         self.commit_digests: dict[int, str] = {}
         self.row_heads: dict[int, list[Markup]] = {}
         self.changes_at: dict[int, dict[str, list]] = {}
-        self.frames: dict[tuple, str] = {}  # axis layers of earlier publishes
-        self.new_frames: dict[tuple, str] = {}
-        self.frames_given = False
+        self.axes: dict[tuple, str] = {}  # axis layers of earlier publishes
+        self.new_axes: dict[tuple, str] = {}
+        self.axes_given = False
         self.found_steps: list[tuple[int, tuple, str, list]] = []
         self.step_cache: StepCache | None = None
 
@@ -239,16 +239,16 @@ class Publisher:
         self.sites = sites
         self.info = load_benchmark_info(results_dir)
         self._static()
-        frames = FrameCache(self.html_dir / CACHE_DIR / "axes.pickle", self.digest_base)
-        self.frames = frames.entries
+        axes = AxisLayerCache(self.html_dir / CACHE_DIR / "axes.pickle", self.digest_base)
+        self.axes = axes.entries
         self._pages(steps)
-        frames.add(self.new_frames)
+        axes.add(self.new_axes)
         for site in sites:
             self._summaries(site, sites)
         self._machines(sites)
         cache.save()
         steps.save()
-        frames.save()
+        axes.save()
         write_json_atomic(self.html_dir / MANIFEST, dict(sorted(self.new_manifest.items())))
         self._remove_stale()
         self.report.seconds = time.perf_counter() - start
@@ -297,23 +297,23 @@ class Publisher:
             self.new_manifest.update(outcome.manifest)
             self.report.written += outcome.written
             self.report.skipped += outcome.skipped
-            self.new_frames.update(outcome.frames)
+            self.new_axes.update(outcome.axes)
             for k, series_key, key, found in outcome.steps:
                 self.step_cache.record(key, found)
                 set_steps(self.sites[k].series[series_key], found, self.sites[k].commits)
 
     def run_task(self, task: tuple) -> TaskOutcome:
         """Run one task and return its bookkeeping, so that a worker's reaches the parent."""
-        saved = self.new_manifest, self.report, self.new_frames, self.found_steps
+        saved = self.new_manifest, self.report, self.new_axes, self.found_steps
         outcome = TaskOutcome()
-        self.new_manifest, self.new_frames = outcome.manifest, outcome.frames
+        self.new_manifest, self.new_axes = outcome.manifest, outcome.axes
         self.report, self.found_steps = PublishReport(), outcome.steps
         try:
             getattr(self, task[0])(*task[1:])
             outcome.written, outcome.skipped = self.report.written, self.report.skipped
             return outcome
         finally:
-            self.new_manifest, self.report, self.new_frames, self.found_steps = saved
+            self.new_manifest, self.report, self.new_axes, self.found_steps = saved
 
     def _static(self) -> None:
         for path in sorted(STATIC.iterdir()):
@@ -425,9 +425,9 @@ class Publisher:
             return
         from histbench import plots  # matplotlib: only when drawing
 
-        if not self.frames_given:
-            plots.use_axis_layers(self.frames)
-            self.frames_given = True
+        if not self.axes_given:
+            plots.use_axis_layers(self.axes)
+            self.axes_given = True
         chunks = []
         for i in range(0, len(members), CHUNK):
             chunk = members[i:i + CHUNK]
@@ -437,7 +437,7 @@ class Publisher:
                      if len(chunk) > 1 else _params_text(chunk[0].params) or name)
             chunks.append({"title": title, "order_svg": order_svg, "date_svg": date_svg,
                            "legend": plots.legend(chunk) if len(chunk) > 1 else []})
-        self.new_frames.update(plots.drawn_axis_layers())
+        self.new_axes.update(plots.drawn_axis_layers())
         self._render(rel, "benchmark.html", name=name, chunks=chunks,
                      **self._benchmark_context(members, meta, site.commits),
                      **self._stable(site))

@@ -147,3 +147,15 @@ def test_sparkline_draws_at_most_a_point_per_pixel():
     points = svg.split('points="')[1].split('"')[0].split()
     assert 100 <= len(points) <= 120
     assert len(sparkline([1.0, 2.0, None, 3.0]).split('points="')[1].split()) == 3
+
+
+@pytest.mark.parametrize(("low", "high"), [(0.1, 0.93), (0.0, 1.04), (3.0, 7.2), (-2.5, 4.1),
+                                           (0.0, 0.0), (2e-7, 3e-7), (12.0, 1234.5)])
+def test_y_limits_cover_the_data_from_zero_on_the_locators_ticks(low, high):
+    from histbench.plots import y_limits
+
+    bottom, top = y_limits(low, high)
+    assert bottom <= min(0.0, low) and top >= high and top > bottom
+    assert top <= high + (high - bottom) * 0.6 or high == 0.0  # rounded out, not blown up
+    if low >= 0:
+        assert bottom == 0.0
