@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from histbench import machine as machines
-from histbench import results
+from histbench import processes, results
 from histbench.errors import HistbenchError
+from histbench.processes import fork_map
 from histbench.results import BenchmarkResult, CommitInfo, RunResults
 
 ASV_RESULT_NAME = re.compile(r"^[0-9a-f]{7,40}-.+\.json$")
@@ -156,8 +157,10 @@ def convert_file(path: Path, machine_name: str, benchmarks: dict[str, dict],
 
 
 def import_asv(asv_results: Path, results_dir: Path, *,
-               describe: Callable[[str], CommitInfo | None] | None = None) -> ImportReport:
-    """Convert every machine folder; a bad file is reported and skipped, the rest imported."""
+               describe: Callable[[str], CommitInfo | None] | None = None,
+               jobs: int = 1) -> ImportReport:
+    """Convert every machine folder; a bad file is reported and skipped, the rest imported
+    (by ``jobs`` worker processes)."""
     asv_results = Path(asv_results)
     if not asv_results.is_dir():
         raise HistbenchError(f"{asv_results}: no such folder")
@@ -171,20 +174,36 @@ def import_asv(asv_results: Path, results_dir: Path, *,
     report = ImportReport()
     for folder in sorted(p for p in asv_results.iterdir() if (p / "machine.json").exists()):
         files = sorted(p for p in folder.glob("*.json") if ASV_RESULT_NAME.match(p.name))
-        python = ""
+        # The first file that converts names the machine: its record needs the run's Python.
         machine_name = None
-        for path in files:
+        while files and machine_name is None:
+            path = files.pop(0)
             try:
                 run = convert_file(path, folder.name, benchmarks, describe)
             except HistbenchError as exc:
                 report.skipped.append(str(exc))
                 continue
-            if machine_name is None:
-                python = run.python
-                record = machine_record(folder / "machine.json", python)
-                machines.save(record, results_dir)
-                machine_name = record.name
-                report.machines.append(machine_name)
-            run.machine = machine_name
+            record = machine_record(folder / "machine.json", run.python)
+            machines.save(record, results_dir)
+            machine_name = run.machine = record.name
+            report.machines.append(machine_name)
             report.imported.append(results.save(run, results_dir))
+        job = (folder.name, machine_name, benchmarks, describe, results_dir)
+        for saved, error in fork_map(_import_file, files, jobs, shared=job):
+            if error:
+                report.skipped.append(error)
+            else:
+                report.imported.append(saved)
     return report
+
+
+def _import_file(path: Path) -> tuple[Path | None, str | None]:
+    """One asv file converted and saved (in a worker: converting is a summary per result,
+    a tenth of a second per file of a large suite); a bad file is its error line."""
+    folder, machine_name, benchmarks, describe, results_dir = processes.shared()
+    try:
+        run = convert_file(path, folder, benchmarks, describe)
+    except HistbenchError as exc:
+        return None, str(exc)
+    run.machine = machine_name
+    return results.save(run, results_dir), None

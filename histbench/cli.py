@@ -10,6 +10,7 @@ import argparse
 import functools
 import http.server
 import json
+import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -22,6 +23,7 @@ from histbench.config import Config, default_config, find_config, load_config
 from histbench.errors import HistbenchError
 from histbench.execute import ProcessEnv, Settings, run_suite
 from histbench.gitrepo import Repo
+from histbench.processes import available_cpus
 from histbench.results import BenchmarkResult
 from histbench.runner import Runner, RunOptions
 from histbench.suite import BenchmarkSpec, describe, discover
@@ -174,7 +176,8 @@ def cmd_import_asv(args: argparse.Namespace) -> int:
     config = _config(args, required=False)
     results_dir = Path(args.results_dir) if args.results_dir else config.results_dir
     describe = _describer(config)
-    report = import_asv(Path(args.asv_results), results_dir, describe=describe)
+    report = import_asv(Path(args.asv_results), results_dir, describe=describe,
+                        jobs=available_cpus())
     for line in report.skipped:
         print(f"skipped: {line}", file=sys.stderr)
     print(f"imported {len(report.imported)} result files for "
@@ -184,13 +187,20 @@ def cmd_import_asv(args: argparse.Namespace) -> int:
 
 
 def _describer(config: Config):
-    """Commit subjects and authors from the configured repo, where it has the commit."""
+    """Commit subjects and authors from the configured repo, where it has the commit.
+
+    One Repo per process: import workers are forked, and gitpython keeps a `git cat-file`
+    process per Repo whose pipes must not be shared."""
     try:
-        repo = Repo(config.repo_path)
+        Repo(config.repo_path)
     except HistbenchError:
         return None
+    repos: dict[int, Repo] = {}
 
     def describe(sha: str):
+        repo = repos.get(os.getpid())
+        if repo is None:
+            repo = repos[os.getpid()] = Repo(config.repo_path)
         try:
             return repo.info(repo.rev(sha))
         except (HistbenchError, ValueError):

@@ -15,12 +15,10 @@ import importlib
 import importlib.metadata
 import json
 import math
-import os
 import pickle
 import re
 import shutil
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,19 +26,18 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
-from histbench import __version__, machine
+from histbench import __version__, machine, processes
 from histbench.config import Config
 from histbench.errors import HistbenchError
 from histbench.history import machines as result_machines
+from histbench.processes import available_cpus, fork_map
 from histbench.results import CommitInfo, load_benchmark_info, write_json_atomic
 from histbench.site_model import (
     ResultCache,
     SeriesData,
     SiteData,
     StepCache,
-    fork_context,
     load_site_data,
-    parallel,
     set_steps,
     write_pickle_atomic,
 )
@@ -60,13 +57,6 @@ class PublishReport:
     written: list[str] = field(default_factory=list)
     skipped: int = 0
     seconds: float = 0.0
-
-
-def available_cpus() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on every platform
-        return os.cpu_count() or 1
 
 
 def page_slug(name: str) -> str:
@@ -283,16 +273,7 @@ class Publisher:
                          for lo in range(0, len(site.commits), COMMITS_PER_TASK)])
 
     def _run_tasks(self, tasks: list[tuple]) -> None:
-        global _PUBLISHER
-        if parallel(self.jobs) and len(tasks) > 1:
-            _PUBLISHER = self
-            try:
-                with ProcessPoolExecutor(self.jobs, mp_context=fork_context()) as pool:
-                    outcomes = list(pool.map(_run_task, tasks))
-            finally:
-                _PUBLISHER = None
-        else:
-            outcomes = [self.run_task(task) for task in tasks]
+        outcomes = fork_map(_run_task, tasks, self.jobs, shared=self)
         for outcome in outcomes:
             self.new_manifest.update(outcome.manifest)
             self.report.written += outcome.written
@@ -646,9 +627,5 @@ class _Named:
     name: str
 
 
-_PUBLISHER: Publisher | None = None  # what a forked worker renders for
-
-
 def _run_task(task: tuple) -> TaskOutcome:
-    assert _PUBLISHER is not None, "publish workers are forked from a publishing process"
-    return _PUBLISHER.run_task(task)
+    return processes.shared().run_task(task)

@@ -10,22 +10,20 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
-import multiprocessing
 import os
 import pickle
-import threading
 from array import array
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from histbench import results
+from histbench import processes, results
 from histbench.detect import Step, detect_steps
 from histbench.history import SeriesInfo, order_commits
+from histbench.processes import fork_map
 from histbench.regressions import Change, changes_from_steps
 from histbench.results import CommitInfo
 
@@ -180,18 +178,6 @@ def write_pickle_atomic(path: Path, data: Any) -> None:
     tmp.replace(path)
 
 
-def fork_context() -> multiprocessing.context.BaseContext | None:
-    """Worker processes forked from this one where the platform can: they start at once
-    and inherit what is loaded (modules, results) instead of pickling it across."""
-    if "fork" in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("fork")
-    return None
-
-
-def parallel(jobs: int) -> bool:
-    return jobs > 1 and fork_context() is not None
-
-
 class ResultCache:
     """Condensed result files, reloaded only when a file's mtime or size changed.
 
@@ -212,27 +198,17 @@ class ResultCache:
                  meanwhile: Callable[[], object] | None = None) -> list[Condensed]:
         """Condensed files, in order; files not cached are read by ``jobs`` processes.
 
-        ``meanwhile`` runs in a thread of this process while they read (once they are
-        forked: a fork must not copy a thread in the middle of an import), so that work
-        this process would otherwise do later, alone, overlaps with theirs."""
+        ``meanwhile`` runs in this process while they read (``processes.fork_map``)."""
         stats = [path.stat() for path in paths]
         keys = [str(path) for path in paths]
         missing = [k for k, (key, st) in enumerate(zip(keys, stats, strict=True))
                    if not self._hit(key, st)]
         todo = [paths[k] for k in missing]
-        if parallel(jobs) and len(todo) >= 4 * jobs:
-            size = -(-len(todo) // (8 * jobs))
-            chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
-            with ProcessPoolExecutor(jobs, mp_context=fork_context()) as pool:
-                pending = pool.map(_condense_files, chunks)  # forks the workers
-                helper = threading.Thread(target=meanwhile) if meanwhile else None
-                if helper:
-                    helper.start()
-                fresh = [c for chunk in pending for c in chunk]
-                if helper:
-                    helper.join()
-        else:
-            fresh = _condense_files(todo)
+        jobs = jobs if len(todo) >= 4 * jobs else 1  # a few files: not worth a fork
+        size = max(1, -(-len(todo) // (8 * jobs)))
+        chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
+        fresh = [c for chunk in fork_map(_condense_files, chunks, jobs, meanwhile=meanwhile)
+                 for c in chunk]
         shared: dict[tuple, list] = {}
         seen: set[int] = set()
         for entry in self.entries.values():  # cached runs share their columns already
@@ -295,11 +271,8 @@ def _samples_key(series: SeriesData, alpha: float, min_change: float) -> str:
     return h.hexdigest()
 
 
-_PENDING: list = []  # detections a forked worker runs, by index
-
-
 def _detect_pending(k: int) -> list[Step]:
-    series, alpha, min_change = _PENDING[k]
+    series, alpha, min_change = processes.shared()[k]
     return detect_steps(series.samples(), alpha=alpha, min_change=min_change)
 
 
@@ -321,17 +294,9 @@ class StepCache:
         detected by ``jobs`` processes."""
         keys = [_samples_key(*r) for r in requests]
         missing = sorted({k: i for i, k in enumerate(keys) if k not in self.entries}.values())
-        global _PENDING
-        _PENDING = [requests[i] for i in missing]
-        try:
-            if parallel(jobs) and len(missing) >= 2 * jobs:
-                with ProcessPoolExecutor(jobs, mp_context=fork_context()) as pool:
-                    found = list(pool.map(_detect_pending, range(len(missing)),
-                                          chunksize=max(1, len(missing) // (8 * jobs))))
-            else:
-                found = [_detect_pending(k) for k in range(len(missing))]
-        finally:
-            _PENDING = []
+        found = fork_map(_detect_pending, range(len(missing)),
+                         jobs if len(missing) >= 8 * jobs else 1,
+                         shared=[requests[i] for i in missing])
         for i, steps in zip(missing, found, strict=True):
             self.entries[keys[i]] = steps
         for key in keys:

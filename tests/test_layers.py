@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).parent.parent / "histbench"
 
 LAYERS = {
     "measurement": {"worker", "pep517_build"},
-    "core": {"__init__", "errors", "config"},
+    "core": {"__init__", "errors", "config", "processes"},
     "storage": {"summary", "results", "machine", "asv_import"},
     "orchestration": {"suite", "execute", "gitrepo", "environments", "runner", "progress"},
     "analysis": {"stats", "detect", "history", "compare", "regressions", "bisect",

@@ -159,3 +159,19 @@ def test_y_limits_cover_the_data_from_zero_on_the_locators_ticks(low, high):
     assert top <= high + (high - bottom) * 0.6 or high == 0.0  # rounded out, not blown up
     if low >= 0:
         assert bottom == 0.0
+
+
+def test_import_in_workers_writes_what_one_process_writes(tmp_path):
+    source = shared_django_results()
+    asv = tmp_path / "asv" / "ubuntu-latest"
+    asv.mkdir(parents=True)
+    os.symlink(source / "benchmarks.json", asv.parent / "benchmarks.json")
+    os.symlink(source / "ubuntu-latest" / "machine.json", asv / "machine.json")
+    for path in sorted((source / "ubuntu-latest").glob("*-conda-py3.12.json"))[:12]:
+        os.symlink(path, asv / path.name)
+    (asv / "0000000-broken.json").write_text("{")
+    one = import_asv(asv.parent, tmp_path / "one", jobs=1)
+    two = import_asv(asv.parent, tmp_path / "two", jobs=2)
+    assert len(one.imported) == len(two.imported) == 12
+    assert len(two.skipped) == 1 and "0000000-broken.json" in two.skipped[0]
+    assert _files(tmp_path / "one") == _files(tmp_path / "two")
