@@ -43,12 +43,15 @@ def fork_map(function: Callable[[Any], Any], items: Sequence, jobs: int, *,
     ``shared`` is what ``processes.shared()`` returns in the workers. ``meanwhile`` runs in
     a thread of this process while they work, once they are forked (a fork must not copy
     a thread in the middle of an import), for work this process would otherwise do later
-    alone; not at all when the items run here."""
+    alone (after the items when they run here)."""
     global _SHARED
     _SHARED = shared
     try:
         if jobs <= 1 or len(items) < 2 or not can_fork():
-            return [function(item) for item in items]
+            out = [function(item) for item in items]
+            if meanwhile:
+                meanwhile()
+            return out
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
             pending = pool.map(function, items)  # submits everything: forks the workers
             helper = threading.Thread(target=meanwhile) if meanwhile else None

@@ -19,6 +19,7 @@ import pickle
 import re
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -231,12 +232,15 @@ class Publisher:
         self._static()
         axes = AxisLayerCache(self.html_dir / CACHE_DIR / "axes.pickle", self.digest_base)
         self.axes = axes.entries
-        self._pages(steps)
+
+        def summaries_and_caches() -> None:
+            for site in sites:
+                self._summaries(site, sites)
+            self._machines(sites)
+            cache.save()
+
+        self._pages(steps, summaries_and_caches)
         axes.add(self.new_axes)
-        for site in sites:
-            self._summaries(site, sites)
-        self._machines(sites)
-        cache.save()
         steps.save()
         axes.save()
         write_json_atomic(self.html_dir / MANIFEST, dict(sorted(self.new_manifest.items())))
@@ -246,12 +250,12 @@ class Publisher:
 
     # -- pages rendered by worker processes ---------------------------------------------------
 
-    def _pages(self, steps: StepCache) -> None:
+    def _pages(self, steps: StepCache, meanwhile: Callable[[], object]) -> None:
         """Benchmark and commit pages, the bulk of a site, split into tasks that forked
         worker processes run (each with the loaded site at hand): a task checks its pages'
         digests, renders the stale ones and reports what it did. Steps are detected in the
         benchmark tasks, beside the drawing; commit pages, which show every benchmark's
-        steps, come after."""
+        steps, come after, while this process runs ``meanwhile`` (the summary pages)."""
         self.step_cache = steps
         self.members = [site.benchmarks() for site in self.sites]
         # Benchmarks whose plots likely share a y axis layer go to one task, so that one
@@ -270,10 +274,11 @@ class Publisher:
                                                 for s in series}))
         self._run_tasks([("_commit_pages", k, lo, min(lo + COMMITS_PER_TASK, len(site.commits)))
                          for k, site in enumerate(self.sites)
-                         for lo in range(0, len(site.commits), COMMITS_PER_TASK)])
+                         for lo in range(0, len(site.commits), COMMITS_PER_TASK)], meanwhile)
 
-    def _run_tasks(self, tasks: list[tuple]) -> None:
-        outcomes = fork_map(_run_task, tasks, self.jobs, shared=self)
+    def _run_tasks(self, tasks: list[tuple],
+                   meanwhile: Callable[[], object] | None = None) -> None:
+        outcomes = fork_map(_run_task, tasks, self.jobs, shared=self, meanwhile=meanwhile)
         for outcome in outcomes:
             self.new_manifest.update(outcome.manifest)
             self.report.written += outcome.written

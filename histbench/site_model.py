@@ -198,7 +198,8 @@ class ResultCache:
                  meanwhile: Callable[[], object] | None = None) -> list[Condensed]:
         """Condensed files, in order; files not cached are read by ``jobs`` processes.
 
-        ``meanwhile`` runs in this process while they read (``processes.fork_map``)."""
+        ``meanwhile`` runs in this process while they read, if they are several
+        (``processes.fork_map``)."""
         stats = [path.stat() for path in paths]
         keys = [str(path) for path in paths]
         missing = [k for k, (key, st) in enumerate(zip(keys, stats, strict=True))
@@ -207,7 +208,8 @@ class ResultCache:
         jobs = jobs if len(todo) >= 4 * jobs else 1  # a few files: not worth a fork
         size = max(1, -(-len(todo) // (8 * jobs)))
         chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
-        fresh = [c for chunk in fork_map(_condense_files, chunks, jobs, meanwhile=meanwhile)
+        fresh = [c for chunk in fork_map(_condense_files, chunks, jobs,
+                                         meanwhile=meanwhile if jobs > 1 else None)
                  for c in chunk]
         shared: dict[tuple, list] = {}
         seen: set[int] = set()
@@ -264,8 +266,7 @@ def _read_entries(path: Path) -> dict:
     return {}
 
 
-def _samples_key(series: SeriesData, alpha: float, min_change: float) -> str:
-    samples = series.samples()
+def _samples_key(samples: list[np.ndarray], alpha: float, min_change: float) -> str:
     h = hashlib.sha256(repr((alpha, min_change, [len(x) for x in samples])).encode())
     h.update(np.concatenate(samples).tobytes() if samples else b"")
     return h.hexdigest()
@@ -292,7 +293,8 @@ class StepCache:
                  jobs: int = 1) -> list[list[Step]]:
         """Steps of each (series, alpha, min_change), by its samples; those not cached are
         detected by ``jobs`` processes."""
-        keys = [_samples_key(*r) for r in requests]
+        keys = [_samples_key(series.samples(), alpha, min_change)
+                for series, alpha, min_change in requests]
         missing = sorted({k: i for i, k in enumerate(keys) if k not in self.entries}.values())
         found = fork_map(_detect_pending, range(len(missing)),
                          jobs if len(missing) >= 8 * jobs else 1,
@@ -306,10 +308,10 @@ class StepCache:
     def lookup(self, series: SeriesData, alpha: float, min_change: float
                ) -> tuple[str, list[Step]]:
         """The steps of one series (detected now if not cached) and their cache key."""
-        key = _samples_key(series, alpha, min_change)
+        samples = series.samples()
+        key = _samples_key(samples, alpha, min_change)
         if key not in self.entries:
-            self.entries[key] = detect_steps(series.samples(), alpha=alpha,
-                                             min_change=min_change)
+            self.entries[key] = detect_steps(samples, alpha=alpha, min_change=min_change)
         self.used[key] = self.entries[key]
         return key, self.entries[key]
 
