@@ -62,7 +62,7 @@ class SeriesData(SeriesInfo):
     def digest(self) -> str:
         """Changes whenever anything drawn from this series would (numbers hashed as bytes:
         a repr of a thousand floats costs ten times as much)."""
-        h = hashlib.sha256(repr((self.key, self.version, self.status)).encode())
+        h = hashlib.sha256(repr((self.key, self.version, self.status, self.reasons)).encode())
         for values in (self.median, self.ci_low, self.ci_high):
             h.update(array("d", [math.nan if v is None else v for v in values]).tobytes())
         return h.hexdigest()[:20]
