@@ -16,7 +16,6 @@ import importlib.metadata
 import json
 import math
 import pickle
-import re
 import shutil
 import time
 from collections.abc import Callable
@@ -25,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
-from markupsafe import Markup, escape
 
 from histbench import __version__, machine, processes
+from histbench.commit_rows import CommitRows, page_slug, params_text
 from histbench.config import Config
 from histbench.errors import HistbenchError
 from histbench.history import machines as result_machines
@@ -60,14 +59,6 @@ class PublishReport:
     seconds: float = 0.0
 
 
-def page_slug(name: str) -> str:
-    """A file name for a benchmark page; long names get a hash so they stay unique."""
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name)
-    if len(slug) > 120:
-        slug = slug[:100] + "-" + hashlib.sha256(name.encode()).hexdigest()[:10]
-    return slug + ".html"
-
-
 def _date(ts: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ts)) if ts else ""
 
@@ -95,10 +86,6 @@ def _templates_digest() -> str:
     h.update(Path(__file__).read_bytes())
     h.update(Path(__file__).with_name("plots.py").read_bytes())
     return h.hexdigest()[:16]
-
-
-def _params_text(params: dict[str, str]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in params.items())
 
 
 def _pct(ratio: float | None) -> str:
@@ -163,8 +150,7 @@ class Publisher:
         self.info: dict[str, dict] = {}
         self.timelines: dict[int, Any] = {}  # per site, built where plots are drawn
         self.commit_digests: dict[int, str] = {}
-        self.row_heads: dict[int, list[Markup]] = {}
-        self.changes_at: dict[int, dict[str, list]] = {}
+        self.commit_rows: list[CommitRows] = []
         self.axes: dict[tuple, str] = {}  # axis layers of earlier publishes
         self.new_axes: dict[tuple, str] = {}
         self.axes_given = False
@@ -267,11 +253,7 @@ class Publisher:
         tasks = [("_benchmark_pages", key[0], names) for key, names in groups.items()]
         tasks.sort(key=lambda t: -sum(len(self.members[t[1]][n]) for n in t[2]))
         self._run_tasks(tasks)
-        self.commit_series = []
-        for site in self.sites:
-            series = sorted(site.series.values(), key=lambda s: s.label)
-            self.commit_series.append((series, {s.key: {c.first_bad.hash: c for c in s.changes}
-                                                for s in series}))
+        self.commit_rows = [CommitRows(site) for site in self.sites]
         self._run_tasks([("_commit_pages", k, lo, min(lo + COMMITS_PER_TASK, len(site.commits)))
                          for k, site in enumerate(self.sites)
                          for lo in range(0, len(site.commits), COMMITS_PER_TASK)], meanwhile)
@@ -366,7 +348,7 @@ class Publisher:
         return {
             "series": s, "page": page_slug(s.name),
             "short": s.name[len(group) + 1:] if group else s.name,
-            "params": _params_text(s.params), "spark": sparkline(s.median),
+            "params": params_text(s.params), "spark": sparkline(s.median),
             "latest": (f"{format_value(latest, s.unit)} [{format_value(s.ci_low[last], s.unit)}"
                        f", {format_value(s.ci_high[last], s.unit)}]") if latest is not None
             else s.status[-1] if s.status else "",
@@ -419,8 +401,8 @@ class Publisher:
             chunk = members[i:i + CHUNK]
             order_svg, date_svg = plots.history_plots(chunk, self._timeline(k),
                                                       id_prefix=f"c{i}")
-            title = (f"{_params_text(chunk[0].params)} … {_params_text(chunk[-1].params)}"
-                     if len(chunk) > 1 else _params_text(chunk[0].params) or name)
+            title = (f"{params_text(chunk[0].params)} … {params_text(chunk[-1].params)}"
+                     if len(chunk) > 1 else params_text(chunk[0].params) or name)
             chunks.append({"title": title, "order_svg": order_svg, "date_svg": date_svg,
                            "legend": plots.legend(chunk) if len(chunk) > 1 else []})
         self.new_axes.update(plots.drawn_axis_layers())
@@ -447,7 +429,7 @@ class Publisher:
         changes = []
         for s in members:
             for c in s.changes:
-                changes.append({"regression": c.regression, "params": _params_text(s.params),
+                changes.append({"regression": c.regression, "params": params_text(s.params),
                                 "last_good": c.last_good, "first_bad": c.first_bad,
                                 "before": format_value(c.before, s.unit),
                                 "after": format_value(c.after, s.unit), "ratio": c.ratio,
@@ -460,7 +442,7 @@ class Publisher:
                 if status in ("failed", "skipped", "build-failed"):
                     c = commits[i]
                     failures.append({"hash": c.hash, "short": c.short, "status": status,
-                                     "reason": s.reasons[i], "params": _params_text(s.params)})
+                                     "reason": s.reasons[i], "params": params_text(s.params)})
         attributes = [(k, json.dumps(v) if not isinstance(v, str) else v)
                       for k, v in sorted(meta.items())
                       if k not in ("code", "params", "param_names") and v not in (None, "")]
@@ -476,60 +458,25 @@ class Publisher:
     # -- commit pages -----------------------------------------------------------------------
 
     def _commit_pages(self, k: int, lo: int, hi: int) -> None:
-        site = self.sites[k]
-        series, step_at = self.commit_series[k]
-        heads = self._row_heads(k)
+        site, table = self.sites[k], self.commit_rows[k]
         common = self._stable(site)
-        prev = [_last_ok(s, lo) for s in series]  # each series' last ok commit before i
-        changed_at = self._changed_at(k)
-        labels = hashlib.sha256(repr([s.label for s in series]).encode()).hexdigest()
-        texts: list[dict[int, str]] = [{} for _ in series]  # formatted values, by commit
+        table.start(lo)
         for i in range(lo, hi):
             commit = site.commits[i]
             parent = site.commits[i - 1] if i else None
             child = site.commits[i + 1] if i + 1 < len(site.commits) else None
             rel = f"{site.slug}/c/{commit.hash}.html"
-            digest = repr((commit, parent and parent.hash, child and child.hash, labels,
-                           hashlib.sha256(site.row_fingerprint(i)).hexdigest(),
-                           [r for s in series if (r := s.reasons[i])],
-                           changed_at.get(commit.hash), site.builds.get(commit.hash),
+            digest = repr((commit, parent and parent.hash, child and child.hash,
+                           table.fingerprint(i), site.builds.get(commit.hash),
                            self.config.show_commit_url, len(common["sites"])))
             if not self._fresh(rel, digest):
-                rows = [_commit_row(s, head, i, p, step_at[s.key].get(commit.hash),
-                                    texts[n].get(p) if p is not None else "")
-                        for n, (s, head, p) in enumerate(zip(series, heads, prev, strict=True))]
-                for n, (_, _, now_text) in enumerate(rows):
-                    texts[n] = {i: now_text}  # this commit's value: the next page's "before"
-                rows.sort(key=lambda r: r[0])
                 build = site.builds.get(commit.hash, {})
                 self._render(rel, "commit.html", commit=commit, parent=parent, child=child,
-                             rows=Markup("".join(r[1] for r in rows)),
-                             build_failed=build.get("status") == "failed",
+                             rows=table.rows(i), build_failed=build.get("status") == "failed",
                              build_reason=build.get("reason", ""),
                              commit_url=(self.config.show_commit_url + commit.hash
                                          if self.config.show_commit_url else ""), **common)
-            prev = [i if s.status[i] == "ok" else p for s, p in zip(series, prev, strict=True)]
-
-    def _changed_at(self, k: int) -> dict[str, list]:
-        """Per commit, the steps detected there (what its page marks)."""
-        if k not in self.changes_at:
-            found: dict[str, list] = {}
-            for s in self.commit_series[k][0]:
-                for c in s.changes:
-                    found.setdefault(c.first_bad.hash, []).append(
-                        (s.label, c.regression, round(c.p_value, 6)))
-            self.changes_at[k] = found
-        return self.changes_at[k]
-
-    def _row_heads(self, k: int) -> list[Markup]:
-        """Per series, the first cells of its row on every commit page (link, name, params):
-        escaped once per site, not once per page (a thousand pages show them all)."""
-        if k not in self.row_heads:
-            self.row_heads[k] = [
-                Markup('<td><a href="../b/{}">{}</a></td><td class="params">{}</td>').format(
-                    page_slug(s.name), s.name, _params_text(s.params))
-                for s in self.commit_series[k][0]]
-        return self.row_heads[k]
+            table.advance(i)
 
     # -- regressions and feed -----------------------------------------------------------------
 
@@ -539,7 +486,7 @@ class Publisher:
             for c in s.changes:
                 if c.regression and c.open:
                     rows.append({"name": s.name, "page": page_slug(s.name),
-                                 "params": _params_text(s.params), "last_good": c.last_good,
+                                 "params": params_text(s.params), "last_good": c.last_good,
                                  "first_bad": c.first_bad,
                                  "before": format_value(c.before, s.unit),
                                  "after": format_value(c.after, s.unit), "ratio": c.ratio,
@@ -588,43 +535,6 @@ def _axis_group(series: list[SeriesData]) -> tuple[str, int]:
     top = max((abs(v) for s in series for v in s.ci_high if v is not None), default=1.0)
     factor, unit = unit_scale(series[0].unit, top)
     return unit, math.floor(4 * math.log10(top / factor)) if top > 0 else 0
-
-
-def _last_ok(s: SeriesData, before: int) -> int | None:
-    for j in range(before - 1, -1, -1):
-        if s.status[j] == "ok":
-            return j
-    return None
-
-
-ROW = '<tr class="{}">{}<td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n'
-
-
-def _commit_row(s: SeriesData, head: Markup, i: int, prev: int | None, change,
-                before_text: str | None) -> tuple[tuple, str, str]:
-    """One benchmark on a commit's page, this commit against the last one measured: its
-    sort key, its HTML and this commit's value as text (``before_text`` is the previous
-    one's when the caller has it: formatting is most of a row's cost). A commit page has a
-    row per benchmark and a site a page per commit, so rows are formatted here rather than
-    by the template (eight times faster): ``head`` is escaped already, the reason is
-    escaped here, the rest are numbers and fixed words."""
-    now = s.median[i]
-    before = s.median[prev] if prev is not None else None
-    ratio = now / before if now is not None and before else None
-    if change is not None:
-        note = ("regression" if change.regression else "improvement") + \
-            f" detected here (p = {change.p_value:.2g})"
-        css, order = ("changed bad" if change.regression else "changed good"), 0
-    elif s.status[i] not in ("ok", "missing"):
-        note = s.status[i] + (f": {escape(s.reasons[i])}" if s.reasons[i] else "")
-        css, order = "bad", 1
-    else:
-        note, css, order = "", "", 2
-    if before_text is None:
-        before_text = format_value(before, s.unit) if before is not None else ""
-    now_text = format_value(now, s.unit) if now is not None else s.status[i]
-    html = ROW.format(css, head, before_text, now_text, f"{ratio:.3f}" if ratio else "", note)
-    return (order, -abs(math.log(ratio)) if ratio and ratio > 0 else 0), html, now_text
 
 
 @dataclass

@@ -21,7 +21,7 @@ LAYERS = {
     "analysis": {"stats", "detect", "history", "compare", "regressions", "bisect",
                  "site_model", "metrics", "variants"},
     "presentation": {"cli", "__main__", "text", "tables", "cli_analysis", "plots", "sparklines",
-                     "publish", "report"},
+                     "commit_rows", "publish", "report"},
 }
 ALLOWED = {
     "measurement": set(),

@@ -14,9 +14,10 @@ from conftest import shared_django_results
 from markupsafe import Markup
 
 from histbench.asv_import import import_asv
+from histbench.commit_rows import _row
 from histbench.config import load_config
 from histbench.errors import HistbenchError
-from histbench.publish import Publisher, _commit_row
+from histbench.publish import Publisher
 from histbench.results import iter_result_files
 from histbench.site_model import ResultCache, SeriesData, condense_file
 from histbench.sparklines import sparkline
@@ -136,7 +137,7 @@ def test_commit_rows_escape_what_is_data():
                    status=["ok", "failed"], median=[1e-3, None], ci_low=[1e-3, None],
                    ci_high=[1e-3, None], reasons=[None, "<script>alert(1)</script>"])
     head = Markup("<td>{}</td>").format(s.name)
-    _, html, now = _commit_row(s, head, 1, 0, None, None)
+    _, html, now = _row(s, head, 1, 0, None, None)
     assert "<script>" not in html and "&lt;script&gt;alert(1)" in html
     assert "&lt;b&gt;x" in html and now == "failed" and "1 ms" in html
 
