@@ -15,7 +15,6 @@ import importlib
 import importlib.metadata
 import json
 import math
-import pickle
 import shutil
 import time
 from collections.abc import Callable
@@ -38,8 +37,9 @@ from histbench.site_model import (
     SiteData,
     StepCache,
     load_site_data,
+    read_cache,
     set_steps,
-    write_pickle_atomic,
+    write_cache,
 )
 from histbench.sparklines import sparkline
 from histbench.text import format_value, unit_scale
@@ -113,16 +113,9 @@ class AxisLayerCache:
 
     def __init__(self, path: Path, digest: str):
         self.path = path
-        self.digest = f"{digest}:{importlib.metadata.version('matplotlib')}"
-        self.entries: dict[tuple, str] = {}
+        self.version = f"{digest}:{importlib.metadata.version('matplotlib')}"
+        self.entries: dict[tuple, str] = read_cache(path, self.version)
         self.dirty = False
-        try:
-            data = pickle.loads(path.read_bytes())
-            if data.get("digest") == self.digest:
-                self.entries = data["entries"]
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, KeyError,
-                TypeError, ValueError):
-            self.entries = {}
 
     def add(self, entries: dict[tuple, str]) -> None:
         if set(entries) - set(self.entries):
@@ -131,7 +124,7 @@ class AxisLayerCache:
 
     def save(self) -> None:
         if self.dirty:
-            write_pickle_atomic(self.path, {"digest": self.digest, "entries": self.entries})
+            write_cache(self.path, self.version, self.entries)
 
 
 class Publisher:
@@ -209,8 +202,7 @@ class Publisher:
         steps = StepCache(self.html_dir / CACHE_DIR / "steps.pickle")
         sites: list[SiteData] = []
         for name in names:  # steps: detected page by page, in the workers
-            sites += load_site_data(results_dir, name, cache, None, order=order,
-                                    alpha=self.alpha, jobs=self.jobs,
+            sites += load_site_data(results_dir, name, cache, order=order, jobs=self.jobs,
                                     meanwhile=_import_drawing)
         cache.prune({str(p) for p in cache.entries if Path(p).exists()})
         self.sites = sites

@@ -1,8 +1,9 @@
 """What the site shows, computed from the results: series, levels, steps and changes.
 
 Built for large histories (thousands of commits, hundreds of benchmarks): result files are
-condensed to plain tuples once and cached by (path, mtime, size), so a publish after one
-new commit parses one file, not a thousand. Step detection is cached by the series' data.
+condensed to columns once and cached by (path, mtime, size), so a publish after one new
+commit parses one file, not a thousand. Step detection is cached by the series' samples;
+the publisher runs it page by page (``StepCache.lookup``) in its workers.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from histbench import processes, results
+from histbench import results
 from histbench.detect import Step, detect_steps
 from histbench.history import SeriesInfo, order_commits
 from histbench.processes import fork_map
@@ -169,13 +170,27 @@ def _condense_files(paths: list[Path]) -> list[Condensed]:
     return [condense_file(path) for path in paths]
 
 
-def write_pickle_atomic(path: Path, data: Any) -> None:
+def write_cache(path: Path, version: str | int, entries: dict) -> None:
     """A cache file written whole or not at all: a publish killed half-way leaves the old
     one (or none), never a truncated one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
+    tmp.write_bytes(pickle.dumps({"version": version, "entries": entries},
+                                 protocol=pickle.HIGHEST_PROTOCOL))
     tmp.replace(path)
+
+
+def read_cache(path: Path, version: str | int) -> dict:
+    """The entries of a cache file ``write_cache`` wrote with this ``version``; none when
+    it is missing, unreadable or of another version (a cache is never an error)."""
+    try:
+        data = pickle.loads(path.read_bytes())
+        if data.get("version") == version:
+            return data["entries"]
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, KeyError, TypeError,
+            ValueError):
+        pass
+    return {}
 
 
 class ResultCache:
@@ -188,9 +203,9 @@ class ResultCache:
     def __init__(self, path: Path):
         self.path = path
         self.delta_path = path.with_name(path.stem + "-delta" + path.suffix)
-        self.entries: dict[str, tuple[int, int, Condensed]] = _read_entries(path)
-        self.delta: dict[str, tuple[int, int, Condensed]] = _read_entries(self.delta_path) \
-            if self.entries else {}
+        self.entries: dict[str, tuple[int, int, Condensed]] = read_cache(path, CACHE_VERSION)
+        self.delta: dict[str, tuple[int, int, Condensed]] = read_cache(
+            self.delta_path, CACHE_VERSION) if self.entries else {}
         self.entries.update(self.delta)
         self.added = self.removed = False
 
@@ -238,11 +253,10 @@ class ResultCache:
         if not (self.added or self.removed):
             return
         if self.removed or len(self.delta) * 10 > len(self.entries):
-            write_pickle_atomic(self.path, {"version": CACHE_VERSION, "entries": self.entries})
+            write_cache(self.path, CACHE_VERSION, self.entries)
             self.delta_path.unlink(missing_ok=True)
         else:
-            write_pickle_atomic(self.delta_path, {"version": CACHE_VERSION,
-                                                  "entries": self.delta})
+            write_cache(self.delta_path, CACHE_VERSION, self.delta)
 
 
 def _share(run: Condensed, shared: dict[tuple, list]) -> Condensed:
@@ -255,26 +269,10 @@ def _share(run: Condensed, shared: dict[tuple, list]) -> Condensed:
     return run
 
 
-def _read_entries(path: Path) -> dict:
-    try:
-        data = pickle.loads(path.read_bytes())
-        if data.get("version") == CACHE_VERSION:
-            return data["entries"]
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, KeyError, TypeError,
-            ValueError):
-        pass
-    return {}
-
-
 def _samples_key(samples: list[np.ndarray], alpha: float, min_change: float) -> str:
     h = hashlib.sha256(repr((alpha, min_change, [len(x) for x in samples])).encode())
     h.update(np.concatenate(samples).tobytes() if samples else b"")
     return h.hexdigest()
-
-
-def _detect_pending(k: int) -> list[Step]:
-    series, alpha, min_change = processes.shared()[k]
-    return detect_steps(series.samples(), alpha=alpha, min_change=min_change)
 
 
 class StepCache:
@@ -282,28 +280,8 @@ class StepCache:
 
     def __init__(self, path: Path):
         self.path = path
-        try:
-            self.entries: dict[str, list[Step]] = pickle.loads(path.read_bytes())
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError,
-                ValueError):
-            self.entries = {}
+        self.entries: dict[str, list[Step]] = read_cache(path, CACHE_VERSION)
         self.used: dict[str, list[Step]] = {}
-
-    def steps_of(self, requests: list[tuple[SeriesData, float, float]],
-                 jobs: int = 1) -> list[list[Step]]:
-        """Steps of each (series, alpha, min_change), by its samples; those not cached are
-        detected by ``jobs`` processes."""
-        keys = [_samples_key(series.samples(), alpha, min_change)
-                for series, alpha, min_change in requests]
-        missing = sorted({k: i for i, k in enumerate(keys) if k not in self.entries}.values())
-        found = fork_map(_detect_pending, range(len(missing)),
-                         jobs if len(missing) >= 8 * jobs else 1,
-                         shared=[requests[i] for i in missing])
-        for i, steps in zip(missing, found, strict=True):
-            self.entries[keys[i]] = steps
-        for key in keys:
-            self.used[key] = self.entries[key]
-        return [self.entries[key] for key in keys]
 
     def lookup(self, series: SeriesData, alpha: float, min_change: float
                ) -> tuple[str, list[Step]]:
@@ -320,22 +298,20 @@ class StepCache:
         self.entries[key] = self.used[key] = steps
 
     def save(self) -> None:
-        write_pickle_atomic(self.path, self.used)
+        write_cache(self.path, CACHE_VERSION, self.used)
 
 
-def load_site_data(results_dir: Path, machine: str, cache: ResultCache,
-                   steps: StepCache | None, *, order: list[str] | None = None,
-                   alpha: float = 0.05, threshold=lambda name: 0.0, jobs: int = 1,
+def load_site_data(results_dir: Path, machine: str, cache: ResultCache, *,
+                   order: list[str] | None = None, jobs: int = 1,
                    meanwhile: Callable[[], object] | None = None) -> list[SiteData]:
-    """One SiteData per environment measured on ``machine``; with its steps detected
-    unless ``steps`` is None (the caller detects them as it goes)."""
+    """One SiteData per environment measured on ``machine``, its steps not yet detected
+    (``set_steps``)."""
     by_env: dict[str, list[Condensed]] = {}
     for condensed in cache.get_many(results.iter_result_files(results_dir, machine), jobs,
                                     meanwhile):
         if condensed.commit is not None:
             by_env.setdefault(condensed.env, []).append(condensed)
-    return [_build(machine, env, runs, steps, order, alpha, threshold, jobs)
-            for env, runs in sorted(by_env.items())]
+    return [_build(machine, env, runs, order) for env, runs in sorted(by_env.items())]
 
 
 STATUS_CODES = (*results.STATUSES, "missing", "build-failed", "other-version")
@@ -347,8 +323,8 @@ def set_steps(series: SeriesData, steps: list[Step], commits: list[CommitInfo]) 
     series.changes = changes_from_steps(series, steps, commits)
 
 
-def _build(machine: str, env: str, runs: list[Condensed], step_cache: StepCache | None,
-           order: list[str] | None, alpha: float, threshold, jobs: int) -> SiteData:
+def _build(machine: str, env: str, runs: list[Condensed],
+           order: list[str] | None) -> SiteData:
     by_hash = {r.commit.hash: r for r in runs}
     commits = order_commits([r.commit for r in runs], order)
     ordered = [by_hash[c.hash] for c in commits]
@@ -361,11 +337,6 @@ def _build(machine: str, env: str, runs: list[Condensed], step_cache: StepCache 
                               unit=meta[1], version=meta[2], higher_is_better=meta[3])
               for key, meta in latest.items()}
     grid = _fill(list(series.values()), ordered)
-    if step_cache is not None:
-        found = step_cache.steps_of([(s, alpha, threshold(s.name)) for s in series.values()],
-                                    jobs)
-        for s, steps in zip(series.values(), found, strict=True):
-            set_steps(s, steps, commits)
     builds = {h: r.build for h, r in by_hash.items()}
     return SiteData(machine, env, commits, builds, series, grid)
 
