@@ -17,6 +17,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from histbench.results import params_text
 from histbench.site_model import SeriesData, SiteData
 from histbench.text import format_value
 
@@ -29,10 +30,6 @@ def page_slug(name: str) -> str:
     if len(slug) > 120:
         slug = slug[:100] + "-" + hashlib.sha256(name.encode()).hexdigest()[:10]
     return slug + ".html"
-
-
-def params_text(params: dict[str, str]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in params.items())
 
 
 class CommitRows:

@@ -4,7 +4,8 @@ A plot is three SVG layers of the same size, stacked by CSS, each drawn by matpl
 
 - the y axis (ticks, labels, grid, unit), keyed by its limits and unit;
 - the x axis (commit order or dates), keyed by its limits;
-- the data (median lines, CI bands, steps, failures, legend), axes hidden.
+- the data (median lines, CI bands, steps, failures), axes hidden; the page names the
+  lines in HTML (``legend``).
 
 Why layers: the axes are most of the cost of a small matplotlib plot (tick text layout),
 and they repeat. The x axis is the same for every benchmark of a site, and y limits are
@@ -37,7 +38,7 @@ from matplotlib.dates import AutoDateLocator, ConciseDateFormatter  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.transforms import blended_transform_factory  # noqa: E402
 
-from histbench.results import CommitInfo  # noqa: E402
+from histbench.results import CommitInfo, params_text  # noqa: E402
 from histbench.site_model import SeriesData  # noqa: E402
 from histbench.text import unit_scale  # noqa: E402
 
@@ -137,8 +138,6 @@ class _Canvas:
         ax = self.data
         for artist in [*ax.lines, *ax.collections, *ax.texts]:
             artist.remove()
-        if ax.legend_ is not None:
-            ax.legend_.remove()
         return ax
 
     def y_axis(self, ylim: tuple[float, float], unit: str) -> str:
@@ -198,7 +197,7 @@ def legend(series: list[SeriesData]) -> list[tuple[str, str]]:
 
 
 def _label(s: SeriesData) -> str:
-    return ", ".join(f"{a}={b}" for a, b in s.params.items()) or s.name.rsplit(".", 1)[-1]
+    return params_text(s.params) or s.name.rsplit(".", 1)[-1]
 
 
 def history_plots(series: list[SeriesData], timeline: Timeline, *,
@@ -207,30 +206,31 @@ def history_plots(series: list[SeriesData], timeline: Timeline, *,
     in a ``div.hb-plot``, one line (with CI band) per parameter set (``legend`` names
     them)."""
     shown = series[:MAX_LINES]
-    labels = [_label(s) for s in shown]
-    tops = [v for s in shown for v in s.ci_high if v is not None] or \
-        [v for s in shown for v in s.median if v is not None]
-    lows = [v for s in shown for v in s.ci_low if v is not None]
-    factor, unit = unit_scale(series[0].unit, max(map(abs, tops), default=1.0))
-    ylim = y_limits(min(lows, default=0.0) / factor, max(tops, default=1.0) / factor)
-    lines = [tuple(np.array([math.nan if v is None else v for v in values]) / factor
-                   for values in (s.median, s.ci_low, s.ci_high)) for s in shown]
-    titles = hover_titles(shown, labels, timeline)
-    return tuple(_plot(shown, labels, lines, titles, timeline, by_date, ylim, unit,
+    raw = [tuple(np.array([math.nan if v is None else v for v in values])
+                 for values in (s.median, s.ci_low, s.ci_high)) for s in shown]
+    medians, lows, highs = (np.concatenate(column) for column in zip(*raw, strict=True))
+    tops = highs[np.isfinite(highs)] if np.isfinite(highs).any() else \
+        medians[np.isfinite(medians)]
+    lows = lows[np.isfinite(lows)]
+    factor, unit = unit_scale(series[0].unit, float(np.abs(tops).max()) if tops.size else 1.0)
+    ylim = y_limits(float(lows.min()) / factor if lows.size else 0.0,
+                    float(tops.max()) / factor if tops.size else 1.0)
+    lines = [tuple(values / factor for values in line) for line in raw]
+    titles = hover_titles(shown, [_label(s) for s in shown], timeline)
+    return tuple(_plot(shown, lines, titles, timeline, by_date, ylim, unit,
                        f"{id_prefix}{'d' if by_date else 'o'}") for by_date in (False, True))
 
 
-def _plot(series: list[SeriesData], labels: list[str], lines: list, titles: list[str],
-          timeline: Timeline, by_date: bool, ylim: tuple[float, float], unit: str,
-          id_prefix: str) -> str:
+def _plot(series: list[SeriesData], lines: list, titles: list[str], timeline: Timeline,
+          by_date: bool, ylim: tuple[float, float], unit: str, id_prefix: str) -> str:
     canvas = _canvas()
     xs = timeline.xs(by_date)
     xlim = timeline.xlim(by_date)
     ax = canvas.data_axes()
     marker = "o" if len(xs) <= MARKERS_UP_TO else None
-    for k, (s, label, (y, lo, hi)) in enumerate(zip(series, labels, lines, strict=True)):
+    for k, (s, (y, lo, hi)) in enumerate(zip(series, lines, strict=True)):
         color = COLORS[k % len(COLORS)]
-        ax.plot(xs, y, color=color, lw=1.2, label=label, marker=marker, ms=3)
+        ax.plot(xs, y, color=color, lw=1.2, marker=marker, ms=3)
         _band(ax, xs, lo, hi, color)
         _mark_steps(ax, s, xs, color, k)
         _mark_failures(ax, s, xs)
@@ -279,7 +279,7 @@ def _mark_steps(ax: Axes, s: SeriesData, xs: np.ndarray, color: str, k: int) -> 
 
 def _mark_failures(ax: Axes, s: SeriesData, xs: np.ndarray) -> None:
     """Failed, skipped and unbuildable commits as marks on the axis, never as zeros."""
-    if "ok" in s.status and s.status.count("ok") + s.status.count("missing") == len(s.status):
+    if s.status.count("ok") + s.status.count("missing") == len(s.status):
         return  # the common case, told without building arrays
     status = np.array(s.status)
     trans = blended_transform_factory(ax.transData, ax.transAxes)

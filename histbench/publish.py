@@ -25,12 +25,12 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from histbench import __version__, machine, processes
-from histbench.commit_rows import CommitRows, page_slug, params_text
+from histbench.commit_rows import CommitRows, page_slug
 from histbench.config import Config
 from histbench.errors import HistbenchError
 from histbench.history import machines as result_machines
 from histbench.processes import available_cpus, fork_map
-from histbench.results import CommitInfo, load_benchmark_info, write_json_atomic
+from histbench.results import CommitInfo, load_benchmark_info, params_text, write_json_atomic
 from histbench.site_model import (
     ResultCache,
     SeriesData,
@@ -50,6 +50,8 @@ CHUNK = 8  # parameter sets per plot
 COMMITS_PER_TASK = 25  # commit pages a worker renders per task
 TEMPLATES = Path(__file__).with_name("templates")
 STATIC = Path(__file__).with_name("static")
+# The code that turns data into a page's HTML: a change to it makes every page stale.
+PAGE_CODE = ("publish.py", "plots.py", "commit_rows.py", "sparklines.py", "text.py")
 
 
 @dataclass
@@ -83,8 +85,8 @@ def _templates_digest() -> str:
         for path in sorted(folder.iterdir()):
             h.update(path.name.encode())
             h.update(path.read_bytes())
-    h.update(Path(__file__).read_bytes())
-    h.update(Path(__file__).with_name("plots.py").read_bytes())
+    for module in PAGE_CODE:
+        h.update(Path(__file__).with_name(module).read_bytes())
     return h.hexdigest()[:16]
 
 
@@ -304,7 +306,7 @@ class Publisher:
     def _stable(self, site: SiteData) -> dict[str, Any]:
         # The open-regression badge lives on the summary pages only: in the header of every
         # page it would make one new regression re-render a thousand commit pages.
-        return dict(self._common(site, self.sites), open_count=None)
+        return {"site": site, "sites": self.sites, "open_count": None}
 
     # -- index ------------------------------------------------------------------------------
 

@@ -26,11 +26,14 @@ SCHEMA_VERSION = 1
 STATUSES = ("ok", "failed", "skipped")
 
 
+def params_text(params: dict[str, str]) -> str:
+    """A parameter set as people read it: ``p=1, q='a'``."""
+    return ", ".join(f"{k}={v}" for k, v in params.items())
+
+
 def label_of(name: str, params: dict[str, str]) -> str:
     """How a benchmark at one parameter set is named to people: ``name(p=1, q='a')``."""
-    if not params:
-        return name
-    return f"{name}({', '.join(f'{k}={v}' for k, v in params.items())})"
+    return f"{name}({params_text(params)})" if params else name
 
 
 @dataclass
