@@ -61,7 +61,6 @@ Y_TICKS = 5
 class Timeline:
     """What every plot of one site shares about its commits, computed once per site."""
 
-    commits: list[CommitInfo]
     order: np.ndarray  # x by history order: 0..n-1
     dates: np.ndarray  # x by date: matplotlib's days since 1970
     heads: list[str]  # escaped hover text naming each commit
@@ -71,7 +70,7 @@ class Timeline:
     @classmethod
     def build(cls, commits: list[CommitInfo], link) -> Timeline:
         heads = [escape(f"{c.short} {_date(c.date)} {c.subject[:80]}") for c in commits]
-        return cls(commits, np.arange(len(commits), dtype=float),
+        return cls(np.arange(len(commits), dtype=float),
                    np.array([c.date / 86400.0 for c in commits]), heads,
                    [escape(link(c)) for c in commits])
 
