@@ -142,7 +142,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         range_spec=args.range, bench=args.bench, quick=args.quick, machine=args.machine,
         python=args.python, dry_run=args.dry_run, shard=args.shard, steps=args.steps,
         skip_existing=args.skip_existing, interleave=args.interleave,
-        settings=Settings(rounds=args.rounds, repeat=args.repeat))
+        settings=Settings(rounds=args.rounds, repeat=args.repeat,
+                          reject_disturbed=not args.keep_disturbed))
     runner = Runner(config, options, progress_stream=sys.stderr)
     with _terminate_as_interrupt():
         report = runner.run()
@@ -270,6 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="alternate rounds across commits so machine drift averages out")
     run.add_argument("--rounds", type=int, help="processes per benchmark (overrides suite)")
     run.add_argument("--repeat", type=int, help="samples per process (overrides suite)")
+    run.add_argument("--keep-disturbed", action="store_true",
+                     help="count samples taken while the machine was disturbed, and do not "
+                          "wait out bursts (the behaviour before disturbance checks)")
     run.set_defaults(func=cmd_run)
 
     def common(p: argparse.ArgumentParser) -> None:

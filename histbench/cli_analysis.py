@@ -200,20 +200,22 @@ def cmd_show(config: Config, args: argparse.Namespace) -> int:
         entry = {**r.to_dict(), "minimum_detectable_effect": mde}
         data.append(entry)
         if r.status != "ok" or r.stats is None:
-            rows.append([r.label, f"{r.status}: {r.reason or ''}"[:60], "", "", ""])
+            rows.append([r.label, f"{r.status}: {r.reason or ''}"[:60], "", "", "", ""])
             continue
         s = r.stats
         rows.append([r.label, format_value(s.median, r.unit),
                      f"[{format_value(s.median_ci_low, r.unit)}, "
                      f"{format_value(s.median_ci_high, r.unit)}]", str(s.n),
                      f"can detect changes >= {100 * mde:.1f}% with 95% power"
-                     if mde is not None else "too few samples to tell"])
+                     if mde is not None else "too few samples to tell",
+                     r.disturbance.describe() if r.disturbance else ""])
     if args.format == "json":
         print(json.dumps({"commit": run.commit.hash, "machine": run.machine,
                           "env": run.env_name, "results": data}, indent=1))
     else:
         print(f"{run.commit.short} {run.commit.subject}  ({run.machine}, {run.env_name})")
-        print(render_table(["benchmark", "median", "95% CI", "n", "sensitivity"], rows))
+        print(render_table(["benchmark", "median", "95% CI", "n", "sensitivity",
+                            "disturbed"], rows))
     return EXIT_OK
 
 

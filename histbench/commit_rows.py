@@ -89,6 +89,11 @@ def _last_ok(s: SeriesData, before: int) -> int | None:
     return None
 
 
+def _disturbed_note(share: float | None) -> str:
+    """Said only where the machine interfered: most rows stay empty."""
+    return f"{100 * share:.0f}% of samples disturbed, left out" if share else ""
+
+
 def _row(s: SeriesData, head: Markup, i: int, prev: int | None, change,
          before_text: str | None) -> tuple[tuple, str, str]:
     """One benchmark: its sort key, its HTML and this commit's value as text
@@ -104,7 +109,7 @@ def _row(s: SeriesData, head: Markup, i: int, prev: int | None, change,
         note = s.status[i] + (f": {escape(s.reasons[i])}" if s.reasons[i] else "")
         css, order = "bad", 1
     else:
-        note, css, order = "", "", 2
+        note, css, order = _disturbed_note(s.disturbed[i] if s.disturbed else None), "", 2
     if before_text is None:
         before_text = format_value(before, s.unit) if before is not None else ""
     now_text = format_value(now, s.unit) if now is not None else s.status[i]

@@ -9,8 +9,8 @@ from histbench.history import worse_factor
 from histbench.results import BenchmarkResult, RunResults, label_of
 from histbench.stats import Comparison, compare
 
-VERDICT_ORDER = ("regression", "improvement", "failed", "version changed", "new", "gone",
-                 "no change", "not significant")
+VERDICT_ORDER = ("regression", "improvement", "failed", "disturbed", "version changed", "new",
+                 "gone", "no change", "not significant")
 
 
 @dataclass
@@ -29,7 +29,13 @@ class Row:
 
     @property
     def changed(self) -> bool:
-        return self.verdict in ("regression", "improvement", "failed", "version changed")
+        return self.verdict in ("regression", "improvement", "failed", "disturbed",
+                                "version changed")
+
+    def disturbed_share(self, side: str) -> float | None:
+        """Share of that side's samples left out as disturbed; None if not checked."""
+        r = self.a if side == "a" else self.b
+        return r.disturbance.share if r is not None and r.disturbance else None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -37,6 +43,8 @@ class Row:
             "verdict": self.verdict,
             "a_median": _median(self.a), "b_median": _median(self.b),
             "comparison": self.comparison.to_dict() if self.comparison else None,
+            "disturbed_share": {"a": self.disturbed_share("a"),
+                                "b": self.disturbed_share("b")},
         }
 
 
@@ -76,9 +84,17 @@ def compare_runs(a: RunResults, b: RunResults, *, alpha: float = 0.05,
             row.comparison = compare(ra.process_samples, rb.process_samples, alpha=alpha,
                                      method=method)
             row.verdict = verdict(row.comparison, rb.higher_is_better, factor)
+            if row.verdict in ("regression", "improvement") and _unsettled(ra, rb):
+                row.verdict = "disturbed"
         rows.append(row)
     rank = {v: i for i, v in enumerate(VERDICT_ORDER)}
     return sorted(rows, key=lambda r: (rank.get(r.verdict, len(rank)), r.label))
+
+
+def _unsettled(*results: BenchmarkResult) -> bool:
+    """A side measured without a single quiet moment (every sample disturbed, even after
+    waiting and running again) cannot carry a verdict: its level is the machine's."""
+    return any(r.disturbance is not None and r.disturbance.fallback for r in results)
 
 
 def has_regression(rows: list[Row]) -> bool:

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from histbench.results import BenchmarkResult
+from histbench import disturbance
+from histbench.results import BenchmarkResult, Disturbance
 from histbench.suite import WORKER, BenchmarkSpec
 
 TAIL_CHARS = 2000
@@ -38,19 +39,28 @@ class Settings:
     warmup_time: float | None = None
     sample_time: float | None = None
     energy: dict[str, Any] | None = None  # powercap_root, watts_per_core
+    # Leave out samples taken while the machine was disturbed, and wait out bursts for
+    # up to disturbance_wait seconds a round (disturbance.py); False counts every sample.
+    reject_disturbed: bool = True
+    disturbance_wait: float | None = None
 
     @classmethod
     def quick(cls) -> Settings:
         """One sample of one call: a smoke test that every benchmark still runs."""
-        return cls(rounds=1, repeat=1, number=1, warmup_time=0.0)
+        return cls(rounds=1, repeat=1, number=1, warmup_time=0.0, disturbance_wait=0.0)
 
     def rounds_for(self, bench: BenchmarkSpec) -> int:
         return max(1, self.rounds if self.rounds is not None else bench.rounds)
 
-    def worker_config(self, bench: BenchmarkSpec, numbers: dict[int, int]) -> dict[str, Any]:
+    def worker_config(self, bench: BenchmarkSpec, numbers: dict[int, int],
+                      quiet: QuietLevel | None = None) -> dict[str, Any]:
         """``numbers``: loop counts calibrated earlier, per parameter set, reused so that
         every round and every commit times the same amount of work."""
-        cfg: dict[str, Any] = {"rounds": self.rounds_for(bench),
+        gauge: dict[str, Any] = {"enabled": self.reject_disturbed,
+                                 "level": quiet.seconds if quiet else None}
+        if self.disturbance_wait is not None:
+            gauge["wait"] = self.disturbance_wait
+        cfg: dict[str, Any] = {"rounds": self.rounds_for(bench), "gauge": gauge,
                                "numbers": {str(i): n for i, n in numbers.items()}}
         for key in ("repeat", "warmup_time", "sample_time", "number", "energy"):
             value = getattr(self, key)
@@ -60,6 +70,21 @@ class Settings:
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if v is not None}
+
+
+@dataclass
+class QuietLevel:
+    """The quietest reference-loop time seen so far in this run, in seconds.
+
+    Shared by every round of a run in one environment, so that a round spent entirely in
+    a burst is judged against the machine's quiet speed, not against itself.
+    """
+
+    seconds: float | None = None
+
+    def update(self, outcomes: dict[int, Outcome]) -> None:
+        for out in outcomes.values():
+            self.seconds = disturbance.quiet_level(out.references, self.seconds)
 
 
 @dataclass
@@ -74,6 +99,17 @@ class Outcome:
     started_at: float | None = None
     duration: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    references: list[float] = field(default_factory=list)
+    cpu_shares: list[float] = field(default_factory=list)
+
+    def disturbed(self, quiet: QuietLevel, typical_share: float | None = None) -> list[bool]:
+        return disturbance.disturbed(self.references, self.cpu_shares, quiet.seconds,
+                                     typical_share)
+
+    def all_disturbed(self, quiet: QuietLevel) -> bool:
+        """A timing process without one undisturbed sample: worth running again."""
+        flags = self.disturbed(quiet)
+        return self.status == "ok" and bool(flags) and all(flags)
 
 
 @dataclass
@@ -137,19 +173,44 @@ class _EventReader:
         return [json.loads(line) for line in chunk[:end].splitlines() if line.strip()]
 
 
+RERUNS = 1  # times a round is run again when its process never saw a quiet moment
+
+
 def run_round(penv: ProcessEnv, bench: BenchmarkSpec, indices: list[int], settings: Settings,
-              *, numbers: dict[int, int] | None = None, cache_file: Path | None = None
-              ) -> dict[int, Outcome]:
+              *, numbers: dict[int, int] | None = None, cache_file: Path | None = None,
+              quiet: QuietLevel | None = None) -> list[dict[int, Outcome]]:
     """Run one round of ``bench`` for the given parameter-set indices, each in this round's
-    process; a process that dies takes only its in-flight parameter set with it."""
+    process; a process that dies takes only its in-flight parameter set with it.
+
+    A parameter set whose every sample was disturbed (a burst outlasted the worker's
+    wait) is run again in a new process, at most ``RERUNS`` times; every process is
+    returned, one dict each, so nothing measured is lost.
+    """
+    quiet = quiet if quiet is not None else QuietLevel()
+    processes: list[dict[int, Outcome]] = []
+    todo = list(indices)
+    for _ in range(RERUNS + 1):
+        outcomes = _one_process_each(penv, bench, todo, settings, numbers or {}, cache_file,
+                                     quiet)
+        quiet.update(outcomes)
+        processes.append(outcomes)
+        todo = [i for i, o in outcomes.items() if o.all_disturbed(quiet)]
+        if not todo or not settings.reject_disturbed:
+            break
+    return processes
+
+
+def _one_process_each(penv: ProcessEnv, bench: BenchmarkSpec, indices: list[int],
+                      settings: Settings, numbers: dict[int, int], cache_file: Path | None,
+                      quiet: QuietLevel) -> dict[int, Outcome]:
     outcomes: dict[int, Outcome] = {}
     remaining = list(indices)
     with tempfile.TemporaryDirectory(prefix="histbench-run-", dir=penv.workdir) as tmp:
         attempt = 0
         while remaining:
             attempt += 1
-            got = _run_process(penv, bench, remaining, settings, numbers or {}, cache_file,
-                               Path(tmp), attempt)
+            got = _run_process(penv, bench, remaining, settings, numbers, cache_file,
+                               Path(tmp), attempt, quiet)
             outcomes.update(got)
             remaining = [i for i in remaining if i not in outcomes]
     return outcomes
@@ -157,7 +218,7 @@ def run_round(penv: ProcessEnv, bench: BenchmarkSpec, indices: list[int], settin
 
 def _run_process(penv: ProcessEnv, bench: BenchmarkSpec, indices: list[int],
                  settings: Settings, numbers: dict[int, int], cache_file: Path | None,
-                 tmp: Path, attempt: int) -> dict[int, Outcome]:
+                 tmp: Path, attempt: int, quiet: QuietLevel) -> dict[int, Outcome]:
     events_file = tmp / f"events{attempt}.jsonl"
     log = tmp / f"log{attempt}.txt"
     spec = {
@@ -166,7 +227,7 @@ def _run_process(penv: ProcessEnv, bench: BenchmarkSpec, indices: list[int],
         "param_indices": indices,
         "cache_file": str(cache_file) if cache_file else None,
         "events_file": str(events_file),
-        "config": settings.worker_config(bench, numbers),
+        "config": settings.worker_config(bench, numbers, quiet),
     }
     spec_path = tmp / f"spec{attempt}.json"
     spec_path.write_text(json.dumps(spec))
@@ -224,6 +285,7 @@ def _wait(proc: subprocess.Popen, deadline: float) -> int | None:
 
 def _outcome(event: dict, log: Path) -> Outcome:
     status = event["status"]
+    extra = dict(event.get("extra") or {})
     return Outcome(
         status=status,
         samples=[float(v) for v in event.get("samples", [])],
@@ -232,7 +294,9 @@ def _outcome(event: dict, log: Path) -> Outcome:
         stderr_tail=_tail(log) if status == "failed" else None,
         started_at=event.get("started_at"),
         duration=event.get("duration"),
-        extra=event.get("extra") or {},
+        references=[float(v) for v in extra.pop("references", [])],
+        cpu_shares=[float(v) for v in extra.pop("cpu_shares", [])],
+        extra=extra,
     )
 
 
@@ -282,12 +346,15 @@ def _wait_long(proc: subprocess.Popen, timeout: float) -> int | None:
         return None
 
 
-def combine(bench: BenchmarkSpec, rounds: list[dict[int, Outcome]]) -> list[BenchmarkResult]:
+def combine(bench: BenchmarkSpec, rounds: list[dict[int, Outcome]],
+            quiet: QuietLevel | None = None) -> list[BenchmarkResult]:
     """Fold the rounds of one benchmark into one result per parameter set.
 
     Samples stay grouped by process; a parameter set that failed in any round is reported
-    failed (a flaky benchmark should be seen, not averaged over).
+    failed (a flaky benchmark should be seen, not averaged over). Samples the machine
+    disturbed are set aside by the rule of disturbance.py, judged against ``quiet``.
     """
+    quiet = quiet if quiet is not None else QuietLevel()
     results = []
     for index, params in enumerate(bench.param_sets()):
         outs = [r[index] for r in rounds if index in r]
@@ -303,7 +370,7 @@ def combine(bench: BenchmarkSpec, rounds: list[dict[int, Outcome]]) -> list[Benc
             result.reason = bad.reason if bad else "not run"
             result.stderr_tail = bad.stderr_tail if bad else None
         else:
-            result.process_samples = [o.samples for o in outs]
+            _split_disturbed(result, outs, quiet)
             result.number = outs[0].number
             energy = [o.extra["energy"] for o in outs if o.extra.get("energy")]
             if energy:
@@ -313,6 +380,41 @@ def combine(bench: BenchmarkSpec, rounds: list[dict[int, Outcome]]) -> list[Benc
             result.with_stats()
         results.append(result)
     return results
+
+
+def _split_disturbed(result: BenchmarkResult, outs: list[Outcome], quiet: QuietLevel) -> None:
+    """Undisturbed samples, normalised, for the statistics; every sample kept beside them
+    in measured order, with the record of how much the machine interfered. A process
+    with no quiet sample adds none; when no process had one, every sample is used and
+    the result says so (``fallback``)."""
+    if not any(o.references for o in outs):  # no gauge: other kinds, or --keep-disturbed
+        result.process_samples = [o.samples for o in outs]
+        return
+    typical = disturbance.typical_share([v for o in outs for v in o.cpu_shares])
+    flags = [o.disturbed(quiet, typical) for o in outs]
+    scaled = [disturbance.normalised(o.samples, o.references, quiet.seconds) for o in outs]
+    clean = [[v for v, bad in zip(values, f, strict=True) if not bad]
+             for values, f in zip(scaled, flags, strict=True)]
+    fallback = not any(clean)
+    result.process_samples = scaled if fallback else [g for g in clean if g]
+    result.measured_samples = [o.samples for o in outs]
+    result.process_references = [o.references for o in outs]
+    result.process_cpu_shares = [o.cpu_shares for o in outs]
+    slowdowns = _slowdowns(outs, quiet.seconds)
+    result.disturbance = Disturbance(
+        samples=sum(len(o.samples) for o in outs), rejected=sum(map(sum, flags)),
+        slowdown=statistics.median(slowdowns) if slowdowns else 1.0,
+        worst=max(slowdowns, default=1.0), reference_level=quiet.seconds, fallback=fallback)
+
+
+def _slowdowns(outs: list[Outcome], level: float | None) -> list[float]:
+    """The machine's slowness during each sample: the slower reference beside it over the
+    quiet level."""
+    if not level:
+        return []
+    return [max(o.references[i], o.references[i + 1]) / level
+            for o in outs if len(o.references) == len(o.samples) + 1
+            for i in range(len(o.samples))]
 
 
 def combine_energy(per_process: list[dict[str, Any]]) -> dict[str, Any]:
@@ -347,23 +449,24 @@ def failed_results(bench: BenchmarkSpec, status: str, reason: str,
 
 
 def run_benchmark(penv: ProcessEnv, bench: BenchmarkSpec, settings: Settings, tmp: Path,
-                  caches: dict[str, CacheOutcome], *, numbers: dict[int, int] | None = None
-                  ) -> list[BenchmarkResult]:
+                  caches: dict[str, CacheOutcome], *, numbers: dict[int, int] | None = None,
+                  quiet: QuietLevel | None = None) -> list[BenchmarkResult]:
     """All rounds of one benchmark, back to back (the runner interleaves across commits)."""
     cache = setup_cache_for(penv, bench, caches, tmp)
     if cache is not None and cache.status != "ok":
         return failed_results(bench, cache.status, cache.reason or "", cache.stderr_tail)
     numbers = {} if numbers is None else numbers
+    quiet = quiet if quiet is not None else QuietLevel()
     rounds: list[dict[int, Outcome]] = []
     for _ in range(settings.rounds_for(bench)):
         indices = surviving(bench, rounds)
         if not indices:
             break
-        outcome = run_round(penv, bench, indices, settings, numbers=numbers,
-                            cache_file=cache.path if cache else None)
-        rounds.append(outcome)
-        remember_numbers(numbers, outcome)
-    return combine(bench, rounds)
+        for outcome in run_round(penv, bench, indices, settings, numbers=numbers,
+                                 cache_file=cache.path if cache else None, quiet=quiet):
+            rounds.append(outcome)
+            remember_numbers(numbers, outcome)
+    return combine(bench, rounds, quiet)
 
 
 def setup_cache_for(penv: ProcessEnv, bench: BenchmarkSpec, caches: dict[str, CacheOutcome],
@@ -386,10 +489,13 @@ def surviving(bench: BenchmarkSpec, rounds: list[dict[int, Outcome]]) -> list[in
 
 def run_suite(penv: ProcessEnv, benchmarks: list[BenchmarkSpec], settings: Settings,
               progress: Callable[[int, int, BenchmarkSpec], None] | None = None,
-              numbers: dict[str, dict[int, int]] | None = None) -> list[BenchmarkResult]:
+              numbers: dict[str, dict[int, int]] | None = None,
+              quiet: QuietLevel | None = None) -> list[BenchmarkResult]:
     """Run every benchmark; ``numbers`` (benchmark -> parameter set -> loops) carries
-    calibrated loop counts to reuse and is filled in with new ones."""
+    calibrated loop counts to reuse and is filled in with new ones; ``quiet`` the
+    machine's quiet speed, shared with the caller's other runs."""
     numbers = {} if numbers is None else numbers
+    quiet = quiet if quiet is not None else QuietLevel()
     results: list[BenchmarkResult] = []
     caches: dict[str, CacheOutcome] = {}
     with tempfile.TemporaryDirectory(prefix="histbench-suite-", dir=penv.workdir) as tmp:
@@ -397,5 +503,6 @@ def run_suite(penv: ProcessEnv, benchmarks: list[BenchmarkSpec], settings: Setti
             if progress:
                 progress(i, len(benchmarks), bench)
             known = numbers.setdefault(bench.name, {})
-            results.extend(run_benchmark(penv, bench, settings, Path(tmp), caches, numbers=known))
+            results.extend(run_benchmark(penv, bench, settings, Path(tmp), caches, numbers=known,
+                                         quiet=quiet))
     return results

@@ -36,6 +36,36 @@ def label_of(name: str, params: dict[str, str]) -> str:
     return f"{name}({params_text(params)})" if params else name
 
 
+@dataclass(frozen=True)
+class Disturbance:
+    """How much the machine interfered with one result (the rule: histbench/disturbance.py).
+
+    ``samples`` were taken, ``rejected`` of them while the machine was disturbed, and are
+    kept in the file but left out of every statistic. ``slowdown`` is the machine's median
+    speed during the samples against its quiet speed (1.0 = quiet; 2.0 = half speed), and
+    ``worst`` its slowest moment. ``fallback``: no process had a single undisturbed sample,
+    so the statistics use every sample, and a verdict on them says so.
+    """
+
+    samples: int
+    rejected: int
+    slowdown: float
+    worst: float
+    reference_level: float | None = None
+    fallback: bool = False
+
+    @property
+    def share(self) -> float:
+        return self.rejected / self.samples if self.samples else 0.0
+
+    def describe(self) -> str:
+        """One phrase for tables: ``12% of samples (machine up to 1.9x slow)``."""
+        if not self.rejected:
+            return "none"
+        text = f"{100 * self.share:.0f}% of samples (machine up to {self.worst:.1f}x slow)"
+        return text + ", all used" if self.fallback else text
+
+
 @dataclass
 class BenchmarkResult:
     """One benchmark at one parameter set: the raw samples and what they say."""
@@ -56,6 +86,13 @@ class BenchmarkResult:
     duration: float | None = None
     stats: Summary | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Disturbance evidence, per process and in measured order: every sample (disturbed ones
+    # included), the reference loop's times (one before the first sample, one after each)
+    # and each sample's CPU share, so the rule can be checked or re-applied from the file.
+    disturbance: Disturbance | None = None
+    measured_samples: list[list[float]] = field(default_factory=list)
+    process_references: list[list[float]] = field(default_factory=list)
+    process_cpu_shares: list[list[float]] = field(default_factory=list)
 
     @property
     def samples(self) -> list[float]:
@@ -85,10 +122,12 @@ class BenchmarkResult:
     def from_dict(cls, data: dict[str, Any]) -> BenchmarkResult:
         data = dict(data)
         stats = data.pop("stats", None)
+        disturbance = data.pop("disturbance", None)
         result = cls(**data)
         if result.status not in STATUSES:
             raise ValueError(f"unknown status {result.status!r}")
         result.stats = Summary.from_dict(stats) if stats else None
+        result.disturbance = Disturbance(**disturbance) if disturbance else None
         return result
 
 

@@ -33,6 +33,7 @@ from histbench.execute import (
     CacheOutcome,
     Outcome,
     ProcessEnv,
+    QuietLevel,
     Settings,
     combine,
     failed_results,
@@ -342,7 +343,7 @@ class Runner:
                         f"{bench.name}")
 
                 found = run_suite(penv, suite.benchmarks, self.settings, progress=where,
-                                  numbers=numbers)
+                                  numbers=numbers, quiet=ctx.quiet)
             self._finish(ctx, prepared, started, found)
             ctx.progress.advance()
 
@@ -388,7 +389,7 @@ class Runner:
                     ctx.progress.advance()
                 last = r == total_rounds - 1
                 for p in good:
-                    found = self._combine(suite, state[p.info.hash])
+                    found = self._combine(suite, state[p.info.hash], ctx.quiet)
                     if last:
                         self._finish(ctx, p, started, found)
                     else:
@@ -412,19 +413,20 @@ class Runner:
             if not ok:
                 continue
             numbers = ctx.calibration.numbers(bench)
-            outcome = run_round(penv, bench, ok, self.settings, numbers=numbers,
-                                cache_file=cache.path if cache else None)
-            remember_numbers(numbers, outcome)
-            rounds.append(outcome)
+            for outcome in run_round(penv, bench, ok, self.settings, numbers=numbers,
+                                     cache_file=cache.path if cache else None, quiet=ctx.quiet):
+                remember_numbers(numbers, outcome)
+                rounds.append(outcome)
 
     @staticmethod
-    def _combine(suite: Suite, st: _CommitState) -> list[results.BenchmarkResult]:
+    def _combine(suite: Suite, st: _CommitState, quiet: QuietLevel
+                 ) -> list[results.BenchmarkResult]:
         found = []
         for bench in suite.benchmarks:
             if bench.name in st.given_up:
                 found += st.given_up[bench.name]
             elif bench.name in st.rounds:
-                found += combine(bench, st.rounds[bench.name])
+                found += combine(bench, st.rounds[bench.name], quiet)
         return found
 
 
@@ -446,3 +448,4 @@ class _Context:
     suite: Suite | None = None
     packages: dict[str, dict[str, str]] = field(default_factory=dict)
     env_packages: dict[str, str] | None = None
+    quiet: QuietLevel = field(default_factory=QuietLevel)  # the machine's quiet speed

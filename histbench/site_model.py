@@ -28,7 +28,7 @@ from histbench.processes import fork_map
 from histbench.regressions import Change, changes_from_steps
 from histbench.results import CommitInfo
 
-CACHE_VERSION = 5
+CACHE_VERSION = 6
 
 
 @dataclass
@@ -51,6 +51,7 @@ class SeriesData(SeriesInfo):
     ci_low: list[float | None] = field(default_factory=list)
     ci_high: list[float | None] = field(default_factory=list)
     reasons: list[str | None] = field(default_factory=list)
+    disturbed: list[float | None] = field(default_factory=list)  # share of samples left out
     steps: list[Step] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
     store: SampleStore | None = None
@@ -89,7 +90,8 @@ class SiteData:
     def row_fingerprint(self, i: int) -> bytes:
         """What every series shows at commit ``i`` on a commit page, as bytes (cheap to
         hash: a page per commit)."""
-        return b"".join(self.grid[name][i].tobytes() for name in ("status", "median", "prev"))
+        return b"".join(self.grid[name][i].tobytes()
+                        for name in ("status", "median", "prev", "disturbed"))
 
     @property
     def slug(self) -> str:
@@ -128,6 +130,7 @@ class Condensed:
     ci_high: array
     bounds: array  # result j's samples are samples[bounds[j]:bounds[j + 1]]
     samples: array
+    disturbed: array  # share of result j's samples left out as disturbed; NaN: unchecked
 
     def samples_of(self, j: int) -> array:
         return self.samples[self.bounds[j]:self.bounds[j + 1]]
@@ -161,9 +164,14 @@ def condense_file(path: Path) -> Condensed:
             status, [r.get("reason") for r in rows],
             *(array("d", [math.nan if (v := st.get(name)) is None else v for st in stats])
               for name in ("median", "median_ci_low", "median_ci_high")),
-            bounds, samples)
+            bounds, samples, array("d", map(_disturbed_share, rows)))
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise results.malformed(path, exc) from None
+
+
+def _disturbed_share(row: dict[str, Any]) -> float:
+    d = row.get("disturbance")
+    return d["rejected"] / d["samples"] if d and d.get("samples") else math.nan
 
 
 def _condense_files(paths: list[Path]) -> list[Condensed]:
@@ -363,7 +371,7 @@ def _fill(series: list[SeriesData], runs: list[Condensed]) -> dict[str, np.ndarr
     status[failed] = _CODE["build-failed"]
     ok = status == _CODE["ok"]
     values = {}
-    for name in ("median", "ci_low", "ci_high"):
+    for name in ("median", "ci_low", "ci_high", "disturbed"):
         flat = np.concatenate([np.frombuffer(getattr(run, name), dtype=float) for run in runs]
                               + [np.array([math.nan])])
         values[name] = np.where(ok, flat[where], math.nan)
@@ -378,9 +386,9 @@ def _fill(series: list[SeriesData], runs: list[Condensed]) -> dict[str, np.ndarr
     names = [STATUS_CODES[k] for k in range(len(STATUS_CODES))]
     for k, s in enumerate(series):
         s.status = [names[c] for c in status[:, k].tolist()]
-        s.median, s.ci_low, s.ci_high = (
+        s.median, s.ci_low, s.ci_high, s.disturbed = (
             [None if v != v else v for v in values[name][:, k].tolist()]
-            for name in ("median", "ci_low", "ci_high"))
+            for name in ("median", "ci_low", "ci_high", "disturbed"))
         refs = where[:, k]
         s.reasons = [reasons[g] for g in np.where(failed, -1, refs).tolist()]
         s.store, s.refs = store, np.where(ok[:, k], refs, -1)
@@ -389,4 +397,5 @@ def _fill(series: list[SeriesData], runs: list[Condensed]) -> dict[str, np.ndarr
     before = np.vstack([np.full((1, len(series)), -1), last[:-1]])
     prev = np.where(before >= 0, median[np.maximum(before, 0), np.arange(len(series))],
                     math.nan)
-    return {"status": status.astype(np.int8), "median": median, "prev": prev}
+    return {"status": status.astype(np.int8), "median": median, "prev": prev,
+            "disturbed": values["disturbed"]}

@@ -14,7 +14,7 @@ from histbench.compare import Row
 from histbench.regressions import Change
 from histbench.text import format_value, render_table
 
-ICONS = {"regression": "🔴", "improvement": "🟢", "failed": "⚠️"}
+ICONS = {"regression": "🔴", "improvement": "🟢", "failed": "⚠️", "disturbed": "🌀"}
 
 
 def _ratio(row: Row) -> tuple[str, str, str]:
@@ -33,12 +33,22 @@ def _median_text(row: Row, side: str) -> str:
     return format_value(r.stats.median, r.unit)
 
 
+def _disturbed_text(row: Row) -> str:
+    shares = [row.disturbed_share(side) for side in ("a", "b")]
+    if all(s is None for s in shares):
+        return ""
+    return "/".join("-" if s is None else f"{100 * s:.0f}%" for s in shares)
+
+
 def compare_rows(rows: list[Row]) -> list[list[str]]:
-    return [[r.label, _median_text(r, "a"), _median_text(r, "b"), *_ratio(r), r.verdict]
-            for r in rows]
+    return [[r.label, _median_text(r, "a"), _median_text(r, "b"), *_ratio(r),
+             _disturbed_text(r), r.verdict] for r in rows]
 
 
-COMPARE_HEADER = ["benchmark", "A", "B", "ratio B/A", "95% CI", "p", "verdict"]
+# "disturbed A/B": the share of each side's samples left out because the machine was
+# disturbed while they were taken (docs/api.md, "Disturbed samples").
+COMPARE_HEADER = ["benchmark", "A", "B", "ratio B/A", "95% CI", "p", "disturbed A/B",
+                  "verdict"]
 
 
 def compare_text(rows: list[Row]) -> str:

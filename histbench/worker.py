@@ -40,6 +40,17 @@ import types
 if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.abspath(__file__)):
     del sys.path[0]
 
+
+def _load_rule() -> types.ModuleType:
+    """disturbance.py, beside this file, by path: the worker cannot import histbench."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "disturbance.py")
+    spec = importlib.util.spec_from_file_location("_histbench_disturbance", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_rule = _load_rule()
 PACKAGE_ALIAS = "_histbench_suite"
 KINDS = ("timeraw", "time", "mem", "peakmem", "track")
 DEFAULT_UNITS = {
@@ -417,13 +428,64 @@ def measure_time(inst: _Instance, cfg: dict) -> tuple[list[float], int, dict]:
         number = _calibrate(inst, sample_time, warmup_time, timer)
     else:
         _warmup(inst, number, warmup_time, timer)
-    samples: list[float] = []
     meter = EnergyMeter(cfg.get("energy") or {})
+    gauge = _Gauge(cfg.get("gauge") or {})
     start = timer()
-    while len(samples) < hi and (len(samples) < lo or timer() - start < budget):
-        samples.append(_timed(inst.func, inst.args, number, timer) / number)
-    energy = meter.per_call(len(samples) * number)
-    return samples, number, ({"energy": energy} if energy else {})
+    while gauge.wants_more(lo, hi, budget, timer() - start):
+        cpu = time.process_time()
+        elapsed = _timed(inst.func, inst.args, number, timer)
+        gauge.record(elapsed / number, (time.process_time() - cpu) / elapsed if elapsed > 0
+                     else 1.0, elapsed)
+    energy = meter.per_call(len(gauge.samples) * number)
+    extra = {"energy": energy} if energy else {}
+    if gauge.enabled:
+        extra["references"] = gauge.references
+        extra["cpu_shares"] = gauge.cpu_shares
+    return gauge.samples, number, extra
+
+
+class _Gauge:
+    """Times the reference loop around every sample, and keeps sampling through a burst.
+
+    The parent decides which samples were disturbed, by the rule in disturbance.py; the
+    worker applies the same rule only to decide *how long* to sample: a round goes on
+    until it has its usual number of undisturbed samples, or until it has spent ``wait``
+    seconds on disturbed ones (then the parent sees the disturbance and may run the round
+    again). Bursts on shared machines last seconds, so a few seconds of waiting usually
+    see one out. ``{"enabled": False}`` turns both off: every sample counts, as before.
+    """
+
+    def __init__(self, cfg: dict):
+        self.enabled = bool(cfg.get("enabled", True))
+        self.level = cfg.get("level")  # the quietest reference level earlier rounds saw
+        self.wait = float(cfg.get("wait", _rule.WAIT_SECONDS))
+        self.samples: list[float] = []
+        self.cpu_shares: list[float] = []
+        self.references: list[float] = []
+        if self.enabled:
+            self.references.append(_rule.reference_seconds(time.perf_counter))
+        self.clean = 0
+        self.disturbed_time = 0.0
+
+    def wants_more(self, lo: int, hi: int, budget: float, elapsed: float) -> bool:
+        if not self.enabled:
+            n = len(self.samples)
+            return n < hi and (n < lo or elapsed < budget)
+        if self.clean >= hi or (self.clean >= lo and elapsed >= budget):
+            return False
+        return not (self.disturbed_time >= self.wait and len(self.samples) >= lo)
+
+    def record(self, sample: float, cpu_share: float, elapsed: float) -> None:
+        self.samples.append(sample)
+        self.cpu_shares.append(cpu_share)
+        if not self.enabled:
+            return
+        self.references.append(_rule.reference_seconds(time.perf_counter))
+        level = _rule.quiet_level(self.references, self.level)
+        if _rule.disturbed(self.references, self.cpu_shares, level)[-1]:
+            self.disturbed_time += elapsed
+        else:
+            self.clean += 1
 
 
 class EnergyMeter:

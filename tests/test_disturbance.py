@@ -1,0 +1,224 @@
+"""Disturbed samples: the rule, the worker that follows it, and what users are shown.
+
+Nothing here needs a quiet machine. The rule is tested on made-up readings (hypothesis);
+the end-to-end test makes its own disturbance, a benchmark that blocks on every third
+call, which loses its CPU share as surely as a sample hit by a neighbour does: a 20 ms
+sleep beside 2 ms of work leaves the sample a CPU share near 0.1, and the rule rejects
+anything under 0.9 of the typical share (at least 0.9 unless most samples block too).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from toyrepo import ToyCommit
+
+from histbench import disturbance
+from histbench.compare import compare_runs
+from histbench.execute import ProcessEnv, Settings, run_suite
+from histbench.results import BenchmarkResult, Disturbance, RunResults
+from histbench.suite import discover
+
+BENCH_DIR = Path(__file__).resolve().parent.parent / "bench"
+readings = st.floats(min_value=1e-4, max_value=1e-2, allow_nan=False)
+
+
+@given(st.lists(readings, min_size=2, max_size=40), st.floats(0.01, 1.0))
+def test_an_even_machine_disturbs_nothing(refs, share):
+    """Readings all at the quiet level, shares all alike: no sample is disturbed."""
+    level = min(refs)
+    flat = [level] * len(refs)
+    assert not any(disturbance.disturbed(flat, [share] * (len(refs) - 1), level))
+
+
+@given(st.lists(readings, min_size=2, max_size=40), st.floats(0.1, 1000.0))
+def test_the_rule_has_no_units(refs, scale):
+    """Seconds or milliseconds, a faster or slower machine: the same samples are flagged."""
+    shares = [1.0] * (len(refs) - 1)
+    level = disturbance.quiet_level(refs)
+    assert disturbance.disturbed(refs, shares, level) == disturbance.disturbed(
+        [r * scale for r in refs], shares, level * scale)
+
+
+@given(st.lists(readings, min_size=3, max_size=40), st.data())
+def test_a_slow_reference_flags_both_samples_beside_it(refs, data):
+    level = disturbance.quiet_level(refs)
+    i = data.draw(st.integers(1, len(refs) - 2))
+    refs = list(refs)
+    refs[i] = level * (1 + disturbance.TOLERANCE) * 1.01
+    flags = disturbance.disturbed(refs, [1.0] * (len(refs) - 1), level)
+    assert flags[i - 1] and flags[i]
+
+
+@given(st.lists(st.floats(0.5, 1.0), min_size=4, max_size=40))
+def test_a_lost_cpu_share_is_disturbed_whatever_the_references(shares):
+    shares = [*shares, 0.05]
+    refs = [1e-3] * (len(shares) + 1)
+    assert disturbance.disturbed(refs, shares, 1e-3)[-1]
+
+
+def test_quiet_level_is_the_lower_quartile_or_an_earlier_quieter_one():
+    refs = [1.0, 1.1, 1.2, 5.0, 5.0, 5.0, 5.0, 5.0]
+    assert disturbance.quiet_level(refs) == 1.2
+    assert disturbance.quiet_level(refs, 0.9) == 0.9
+    assert disturbance.quiet_level([], 0.9) == 0.9
+    assert disturbance.quiet_level([]) is None
+
+
+BLOCKY = """
+import time
+
+calls = [0]
+number = 1
+repeat = 9
+warmup_time = 0.0
+
+
+def _work():
+    x = 0
+    for i in range(40_000):
+        x += i * i
+
+
+def time_blocky():
+    calls[0] += 1
+    _work()
+    if calls[0] % 3 == 0:
+        time.sleep(0.02)
+
+
+def track_constant():
+    return 7
+"""
+
+
+@pytest.fixture
+def blocky_results(tmp_path):
+    bench = tmp_path / "benchmarks"
+    bench.mkdir()
+    (bench / "__init__.py").write_text("")
+    (bench / "bench_blocky.py").write_text(BLOCKY)
+    suite = discover(sys.executable, bench)
+    penv = ProcessEnv(python=sys.executable, benchmark_dir=bench, workdir=tmp_path)
+    return run_suite(penv, suite.benchmarks, Settings(rounds=2))
+
+
+def test_samples_that_lost_the_cpu_are_set_aside_and_kept(blocky_results):
+    timed = next(r for r in blocky_results if r.name.endswith("time_blocky"))
+    d = timed.disturbance
+    assert d is not None and d.reference_level and d.reference_level > 0
+    assert len(timed.process_samples) == len(timed.measured_samples) == 2
+    typical = disturbance.typical_share([v for p in timed.process_cpu_shares for v in p])
+    rejected = 0
+    for clean, measured, refs, shares in zip(timed.process_samples, timed.measured_samples,
+                                             timed.process_references,
+                                             timed.process_cpu_shares, strict=True):
+        assert len(refs) == len(shares) + 1 == len(measured) + 1
+        # The file alone re-applies the rule: flags from the evidence, values normalised.
+        flags = disturbance.disturbed(refs, shares, d.reference_level, typical)
+        scaled = disturbance.normalised(measured, refs, d.reference_level)
+        assert clean == [v for v, bad in zip(scaled, flags, strict=True) if not bad]
+        # Every 20 ms sleep was caught; the worker sampled on until it had 9 quiet samples
+        # by the rule as it stood then (the parent judges again with the run's final quiet
+        # level, so a few may differ), so at least 13 samples, 4 of them blocked.
+        assert all(bad for v, bad in zip(measured, flags, strict=True) if v >= 0.02)
+        assert len(measured) >= 13 and sum(v >= 0.02 for v in measured) >= 4
+        rejected += sum(flags)
+    assert d.samples == sum(map(len, timed.measured_samples)) and d.rejected == rejected
+    assert d.rejected == d.samples - timed.stats.n and not d.fallback
+    assert timed.stats.max < 0.02
+    constant = next(r for r in blocky_results if r.name.endswith("track_constant"))
+    assert constant.disturbance is None and constant.samples == [7.0, 7.0]
+
+
+def test_keep_disturbed_counts_every_sample(tmp_path):
+    bench = tmp_path / "benchmarks"
+    bench.mkdir()
+    (bench / "bench_blocky.py").write_text(BLOCKY)
+    suite = discover(sys.executable, bench)
+    penv = ProcessEnv(python=sys.executable, benchmark_dir=bench, workdir=tmp_path)
+    [timed, _] = run_suite(penv, suite.benchmarks, Settings(rounds=1, reject_disturbed=False))
+    assert timed.disturbance is None and len(timed.samples) == 9
+    assert sum(v >= 0.02 for v in timed.samples) == 3  # calls 3, 6 and 9 slept
+
+
+def _result(samples: list[list[float]], fallback: bool) -> BenchmarkResult:
+    n = sum(map(len, samples))
+    r = BenchmarkResult(name="b.time_x", kind="time", process_samples=samples,
+                        disturbance=Disturbance(samples=n, rejected=n if fallback else 0,
+                                                slowdown=2.0, worst=2.5, fallback=fallback))
+    return r.with_stats()
+
+
+@pytest.mark.parametrize("fallback", [False, True])
+def test_a_side_without_one_quiet_sample_gets_no_verdict(fallback):
+    fast = [[1.0, 1.01, 0.99, 1.0]] * 4
+    slow = [[2.0, 2.02, 1.98, 2.0]] * 4
+    a = RunResults(machine="m", env_name="e", results=[_result(fast, False)])
+    b = RunResults(machine="m", env_name="e", results=[_result(slow, fallback)])
+    [row] = compare_runs(a, b)
+    assert row.verdict == ("disturbed" if fallback else "regression")
+    assert row.to_dict()["disturbed_share"] == {"a": 0.0, "b": 1.0 if fallback else 0.0}
+
+
+def test_disturbance_round_trips_through_the_result_file(blocky_results, tmp_path):
+    from histbench import results
+
+    run = RunResults(machine="m", env_name="e", results=blocky_results,
+                     commit=results.CommitInfo(hash="a" * 40))
+    again = results.load(results.save(run, tmp_path))
+    assert [r.to_dict() for r in again.results] == [r.to_dict() for r in blocky_results]
+    data = json.loads(results.result_path(tmp_path, "m", "a" * 40, "e").read_text())
+    assert data["results"][0]["disturbance"]["rejected"] >= 8
+
+
+def test_show_and_compare_tell_the_user(toy_repo):
+    repo, hashes = toy_repo([ToyCommit(), ToyCommit()])
+    run = subprocess.run([sys.executable, "-m", "histbench", "run", "main", "--machine",
+                          "m"], cwd=repo, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    show = subprocess.run([sys.executable, "-m", "histbench", "show", "--format", "json"],
+                          cwd=repo, capture_output=True, text=True)
+    timing = next(r for r in json.loads(show.stdout)["results"]
+                  if r["name"].endswith("time_compute"))
+    assert set(timing["disturbance"]) >= {"samples", "rejected", "slowdown", "worst"}
+    text = subprocess.run([sys.executable, "-m", "histbench", "show"], cwd=repo,
+                          capture_output=True, text=True).stdout
+    assert "disturbed" in text.splitlines()[1]
+    cmp = subprocess.run([sys.executable, "-m", "histbench", "compare", hashes[0], hashes[1],
+                          "--format", "json"], cwd=repo, capture_output=True, text=True)
+    rows = {r["name"]: r for r in json.loads(cmp.stdout)["rows"]}
+    shares = rows["bench_toy.time_compute"]["disturbed_share"]
+    assert all(0.0 <= shares[side] <= 1.0 for side in "ab")
+    assert rows["bench_toy.track_work"]["disturbed_share"] == {"a": None, "b": None}
+
+
+def test_the_injector_loads_every_core_and_stops_by_itself():
+    sys.path.insert(0, str(BENCH_DIR))
+    from noise import Injector, schedule
+
+    bursts = schedule(3, (0.2, 2.0), (0.2, 2.0))
+    first = [next(bursts) for _ in range(20)]
+    assert all(0.2 <= end - start <= 2.0 for start, end in first)
+    assert all(0.2 <= b[0] - a[1] <= 2.0 for a, b in zip(first, first[1:], strict=False))
+    injector = Injector(1.0, cores=2, seed=3, busy=(0.5, 0.5), idle=(0.1, 0.1)).start()
+    assert len(injector.procs) == 2
+    started = time.monotonic()
+    injector.wait()  # no stop(): it ends on its own
+    assert time.monotonic() - started < 30
+
+
+def test_the_injector_runs_a_command_beside_the_load(tmp_path):
+    script = str(BENCH_DIR / "noise.py")
+    proc = subprocess.run([sys.executable, script, "600", "--seed", "1", "--",
+                           sys.executable, "-c", "import sys; sys.exit(3)"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 3  # the command's own exit code, and no 600 s wait
+    assert "seed 1" in proc.stderr
