@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from histbench.errors import HistbenchError
-from histbench.results import CommitInfo
+from histbench.results import BenchmarkResult, CommitInfo
 from histbench.stats import Comparison, compare
 
 Groups = list[list[float]]
@@ -41,14 +41,33 @@ class BisectResult:
     measured_commits: int = 0
 
 
+def earlier_batches(found: list[tuple[str, BenchmarkResult]], version: str
+                    ) -> list[dict[str, Groups]]:
+    """Measurements already in the results folder that may stand as evidence.
+
+    ``found``: (commit, result of the bisected series) read from one machine's and one
+    environment's result files. Only results of the same benchmark version, measured
+    fine, in an interleaved batch (``extra["batch"]``: continuous, bisect, run
+    --interleave) count, grouped by batch; a batch counts only in decisions about commits
+    it measured together. A nightly sequential run measured its commits minutes apart,
+    so its results never decide a bisect.
+    """
+    batches: dict[str, dict[str, Groups]] = {}
+    for commit, r in found:
+        batch = r.extra.get("batch")
+        if batch and r.status == "ok" and r.version == version and r.process_samples:
+            batches.setdefault(batch, {})[commit] = [list(g) for g in r.process_samples if g]
+    return [b for _, b in sorted(batches.items()) if len(b) >= 2]
+
+
 class _Evidence:
     """Samples per commit, by batch: a decision only uses batches that measured all of its
     commits together, because a machine that drifts between batches (thermal state, a
     neighbour's load) would otherwise decide the comparison."""
 
-    def __init__(self, measure: Measure):
+    def __init__(self, measure: Measure, earlier: list[dict[str, Groups]] | None = None):
         self.measure = measure
-        self.batches: list[dict[str, Groups]] = []
+        self.batches: list[dict[str, Groups]] = list(earlier or [])
         self.seen: set[str] = set()
 
     def add(self, commits: list[CommitInfo]) -> None:
@@ -74,12 +93,14 @@ class _Evidence:
 
 
 def bisect(commits: list[CommitInfo], measure: Measure, *, alpha: float = 0.05,
-           max_extra: int = 2) -> BisectResult:
+           max_extra: int = 2, earlier: list[dict[str, Groups]] | None = None
+           ) -> BisectResult:
     """``commits``: good first, bad last, first-parent order. ``measure(list)`` measures
-    the commits together and returns new per-process samples for each."""
+    the commits together and returns new per-process samples for each; ``earlier``:
+    batches measured before (``earlier_batches``), added to the evidence."""
     if len(commits) < 2:
         raise HistbenchError("bisect needs a good and a bad commit with history between")
-    evidence = _Evidence(measure)
+    evidence = _Evidence(measure, earlier)
     good, bad = 0, len(commits) - 1
     ends = None
     for _ in range(max_extra + 1):

@@ -18,7 +18,7 @@ from histbench.config import Config
 from histbench.errors import HistbenchError
 from histbench.execute import Settings
 from histbench.gitrepo import Repo, branch_commits
-from histbench.results import CommitInfo, RunResults
+from histbench.results import CommitInfo, RunResults, label_of
 from histbench.text import format_value, render_table
 
 if TYPE_CHECKING:
@@ -109,65 +109,162 @@ def cmd_continuous(config: Config, args: argparse.Namespace) -> int:
 
 def cmd_regressions(config: Config, args: argparse.Namespace) -> int:
     from histbench.regressions import find_changes
-    from histbench.tables import changes_json, changes_markdown, changes_text
+    from histbench.tables import changes_json, changes_markdown, changes_text, list_changes
 
     history = load(config, args)
     changes = find_changes(history, alpha=args.alpha, threshold=config.threshold_for)
+    listed = list_changes(changes, history.machine, history_order(config))
     if not args.all:
-        changes = [c for c in changes if c.regression]
+        listed = [item for item in listed if item.change.regression]
     if args.format == "json":
-        print(changes_json(changes, {"machine": history.machine, "env": history.env_name,
-                                     "commits": len(history.commits)}))
+        print(changes_json(listed, {"machine": history.machine, "env": history.env_name,
+                                    "commits": len(history.commits)}))
     elif args.format == "markdown":
-        print(changes_markdown(changes))
+        print(changes_markdown(listed))
     else:
-        print(changes_text(changes) if changes else "no significant steps found")
+        print(changes_text(listed) if listed else "no significant steps found")
     return EXIT_OK
+
+
+def _numbered_step(config: Config, args: argparse.Namespace):
+    """Step ``--step N`` as `regressions` numbers it, on the same history and settings."""
+    from histbench.regressions import find_changes
+
+    history = load(config, args)
+    changes = find_changes(history, alpha=args.alpha, threshold=config.threshold_for)
+    if not 1 <= args.step <= len(changes):
+        raise HistbenchError(f"--step {args.step}: `histbench regressions --all` lists "
+                             f"{len(changes)} step(s) on machine {history.machine}")
+    change = changes[args.step - 1]
+    if change.last_good is None:
+        raise HistbenchError(f"--step {args.step}: the step is at the first measured commit; "
+                             "there is no good commit to bisect from")
+    return change, history.machine
+
+
+def _known_series(config: Config) -> dict:
+    """Series key -> benchmark version, from the suite description earlier runs saved."""
+    from histbench.suite import BenchmarkSpec
+
+    known = {}
+    for name, info in results.load_benchmark_info(config.results_dir).items():
+        try:
+            spec = BenchmarkSpec(name=name, module="", kind=info.get("kind", ""),
+                                 params=info.get("params") or [],
+                                 param_names=info.get("param_names") or [])
+            sets = spec.param_sets()
+        except (TypeError, ValueError, AttributeError):
+            continue  # a description from another version of histbench
+        for params in sets:
+            known[(name, tuple(params.items()))] = str(info.get("version", ""))
+    return known
 
 
 def cmd_bisect(config: Config, args: argparse.Namespace) -> int:
     from histbench.bisect import bisect
-    from histbench.runner import Runner, RunOptions
+    from histbench.pick import matching, pick_one
 
+    if args.step is not None:
+        change, machine = _numbered_step(config, args)
+        good, bad, target = change.last_good.hash, change.first_bad.hash, change.series.key
+        machine = args.machine or machine
+    elif args.good and args.bad and args.bench:
+        good, bad, target, machine = args.good, args.bad, None, args.machine
+    else:
+        raise HistbenchError("bisect needs GOOD BAD -b NAME, or --step N from "
+                             "`histbench regressions`")
     repo = Repo(config.repo_path)
-    shas = repo.first_parent(f"{repo.rev(args.good)}..{repo.rev(args.bad)}")
-    commits = repo.infos([repo.rev(args.good), *shas])
-    pattern = args.bench
-    batches = [0]
-
-    def measure(batch: list[CommitInfo]) -> dict[str, list[list[float]]]:
-        """The commits of one decision, measured together with interleaved rounds."""
-        options = RunOptions(range_spec="", commits=[c.hash for c in batch], bench=[pattern],
-                             machine=args.machine, interleave=True,
-                             settings=Settings(rounds=args.rounds))
-        report = Runner(config, options, progress_stream=_Quiet()).run()
-        batches[0] += 1
-        out: dict[str, list[list[float]]] = {}
-        for run in map(results.load, report.saved):
-            wanted = [r for r in run.results if r.status == "ok"]
-            if len({r.key for r in wanted}) > 1:
-                raise HistbenchError(
-                    f"-b {pattern!r} matches several benchmarks or parameter sets "
-                    f"({', '.join(sorted(r.label for r in wanted)[:4])}...); make it match "
-                    "exactly one")
-            out[run.commit.hash] = wanted[0].process_samples if wanted else []
-        medians = ", ".join(f"{c.short} {_median_of(out.get(c.hash, []))}" for c in batch)
-        print(f"batch {batches[0]}: {medians}", file=sys.stderr)
-        return out
-
-    found = bisect(commits, measure, alpha=args.alpha)
+    shas = repo.first_parent(f"{repo.rev(good)}..{repo.rev(bad)}")
+    commits = repo.infos([repo.rev(good), *shas])
+    known = _known_series(config)
+    if target is None and matching(args.bench, known):
+        target = pick_one(args.bench, known)  # one, or the list of candidates to choose
+    probe = _Probe(config, args, target, machine)
+    earlier = probe.earlier(commits, known) if target in known else []
+    found = bisect(commits, probe.measure, alpha=args.alpha, earlier=earlier)
     ev = found.evidence
+    print(f"benchmark: {label_of(*probe.target)}")
     print(f"culprit: {found.culprit.hash} {found.culprit.subject}")
     print(f"last good: {found.last_good.hash} {found.last_good.subject}")
     print(f"evidence: ratio {ev.ratio:.3f} [{ev.ci_low:.3f}, {ev.ci_high:.3f}], "
           f"p = {ev.p_value:.2g} ({ev.method} on {ev.level}, n = {ev.n_a} vs {ev.n_b})")
     print(f"{len(found.probes)} probes, {found.measured_commits} of {len(commits)} commits "
-          "measured")
+          f"measured, {probe.batches} batches"
+          + (f", {len(earlier)} earlier batch(es) reused" if earlier else ""))
     for p in found.probes:
         print(f"  {p.commit.short}: {p.side:15s} vs good {p.vs_good.ratio:.3f} "
               f"(p {p.vs_good.p_value:.2g}), vs bad {p.vs_bad.ratio:.3f} "
               f"(p {p.vs_bad.p_value:.2g}), {p.measurements} measurement(s)")
     return EXIT_OK
+
+
+class _Probe:
+    """Measures the commits of one bisect decision together, for one series only.
+
+    The runner measures the whole benchmark (all its parameter sets, interleaved rounds)
+    and merges it into each commit's result file; the samples taken back are the chosen
+    series' fresh ones, so whatever else the results folder holds plays no part."""
+
+    def __init__(self, config: Config, args: argparse.Namespace, target, machine):
+        self.config, self.args, self.target, self.machine = config, args, target, machine
+        self.batches = 0
+
+    def measure(self, batch: list[CommitInfo]) -> dict[str, list[list[float]]]:
+        from histbench.pick import name_regex, pick_one
+        from histbench.runner import Runner, RunOptions
+
+        pattern = name_regex(self.target) if self.target else self._name_pattern()
+        options = RunOptions(range_spec="", commits=[c.hash for c in batch], bench=[pattern],
+                             machine=self.machine, interleave=True,
+                             settings=Settings(rounds=self.args.rounds))
+        runner = Runner(self.config, options, progress_stream=_Quiet())
+        report = runner.run()
+        self.batches += 1
+        runs = list(map(results.load, report.saved))
+        if self.target is None:  # named a benchmark never measured here: now it is
+            fresh = {r.key for run in runs for r in run.results
+                     if r.extra.get("batch") == runner.batch}
+            self.target = pick_one(self.args.bench, fresh)
+        out: dict[str, list[list[float]]] = {}
+        for run in runs:
+            r = run.by_key().get(self.target)
+            out[run.commit.hash] = r.process_samples if r is not None and r.status == "ok" \
+                else []
+        medians = ", ".join(f"{c.short} {_median_of(out.get(c.hash, []))}" for c in batch)
+        print(f"batch {self.batches}: {medians}", file=sys.stderr)
+        return out
+
+    def _name_pattern(self) -> str:
+        from histbench.pick import split_call
+
+        call = split_call(self.args.bench)
+        return call[0] if call else self.args.bench
+
+    def earlier(self, commits: list[CommitInfo], known: dict) -> list[dict]:
+        """Earlier measurements that may stand as evidence (docs/api.md, "Bisect")."""
+        from histbench.bisect import earlier_batches
+        from histbench.runner import Runner, RunOptions
+
+        runner = Runner(self.config, RunOptions(range_spec="", commits=[]))
+        env = runner.environments()[0].name
+        machine = self.machine or _this_machine()
+        found = []
+        for c in commits:
+            path = results.result_path(self.config.results_dir, machine, c.hash, env)
+            try:
+                run = results.load(path)
+            except HistbenchError:
+                continue  # not measured, or corrupt: no evidence
+            r = run.by_key().get(self.target)
+            if r is not None:
+                found.append((c.hash, r))
+        return earlier_batches(found, known[self.target])
+
+
+def _this_machine() -> str:
+    from histbench import machine
+
+    return machine.collect(None).name
 
 
 def _median_of(groups: list[list[float]]) -> str:
@@ -312,9 +409,11 @@ def add_parsers(sub, common) -> None:
     r.set_defaults(analysis=cmd_regressions)
 
     b = sub.add_parser("bisect", help="find the commit that changed a benchmark")
-    b.add_argument("good")
-    b.add_argument("bad")
-    b.add_argument("-b", "--bench", required=True, help="regex matching one benchmark")
+    b.add_argument("good", nargs="?")
+    b.add_argument("bad", nargs="?")
+    b.add_argument("-b", "--bench", help="one benchmark and parameter set: a regex, a name, "
+                                         "or name(params) as asv or histbench spell it")
+    b.add_argument("--step", type=int, help="bisect step N as numbered by `regressions`")
     b.add_argument("--alpha", type=float, default=0.05)
     b.add_argument("--rounds", type=int, default=None, help="processes per probe")
     common(b)

@@ -31,22 +31,47 @@ How (on the log scale when every sample is positive, else on the raw scale):
    moved to the commit that best splits its two segments (maximum likelihood), to the
    exact commit of the step when the data allows.
 5. Drift: a first slope is the median of slopes between commits ``LAG`` apart (robust to
-   steps); later rounds pool the least-squares slope within segments over ``DRIFT_SPAN``
-   commits each side, where significant (a trend that bends is followed). The drift is
-   subtracted and 3-4 run again, until it settles. A slow trend is no staircase, and the
-   slope's uncertainty is part of each step test's variance.
+   steps; the pairs across a large step, far out on one side, are left out first: with
+   per-build offsets they moved the median enough to hide a 20% trend, which then came
+   out as a staircase of small steps); later rounds pool the least-squares slope within
+   segments over ``DRIFT_SPAN`` commits each side, where significant (a trend that bends
+   is followed). The drift is subtracted and 3-4 run again, until it settles. A slow
+   trend is no staircase, and the slope's uncertainty is part of each step test's
+   variance.
 6. If the levels vary around the fit more than estimated (heavy-tailed jitter), the
    variance is scaled up to what they show and 3-5 run again.
+7. Excursions: builds land at levels of their own (memory layout; on CI, runners of
+   another kind, often 10-50% faster), and where that happens often, a run of three or
+   four such commits passes the gaussian tests of 4 as a short segment, two steps. (On
+   windows of Django's CI history that was most of the false alarms.) So a segment of at
+   most ``EXCURSION_MAX`` commits is also tested against the history's own tails: with q
+   the share of the other commits as far off as the run (same side, from their segment's
+   median; "as far" is nearer the run's level than their own and ``EXCURSION_SDS`` out,
+   or as far as the run's nearest commit if that is less: off builds are a cluster, not a
+   tail), a run like it turns up somewhere with probability about n q^L; above alpha,
+   the run is pulled onto the nearer of its neighbours' levels (next to a step, that
+   keeps the step where it is) and 2-6 run again, ``EXCURSION_ROUNDS`` times at most. On
+   gaussian noise q is about 1/n for any clear short segment, which stands: nothing is
+   lost where builds agree. The same test keeps the family-wise rate near alpha when
+   the builds' offsets are heavy-tailed (it was 17-20% with one build in ten off).
 
 The p-value of a step is the Bonferroni-adjusted one of its test (Student t, with the
 degrees of freedom of a MAD-based variance estimate); steps have p <= alpha.
 
+A deterministic history (every commit's samples one value, as a ``track_`` count) has
+no noise to estimate: each change of value is a step, however few commits were measured.
+
 Limits: a step needs ``MIN_SEGMENT`` (3) commits with data on each side: the newest two
 commits cannot show one yet, and a level that leaves for one or two commits and comes back
-counts as noise; a step smaller than about two noise SDs of a commit's level is often
-found a commit early or late: the data cannot tell.
+counts as noise, as does one that leaves for a few commits in a history where that many
+builds in a row are that far off anyway (7); a step smaller than about two noise SDs of a
+commit's level is often found a commit early or late: the data cannot tell, and a step
+whose first commit is an off build (a fast runner) is found where the builds are normal
+again. Changes of the machine that every benchmark shows (a new runner image) are steps
+like any other: one benchmark's history cannot tell them from a change of the code.
 
-Cost: O(n log n) in the number of commits (prefix sums; the loops run over candidates).
+Cost: O(n log n) in the number of commits (prefix sums; the loops run over candidates;
+an excursion, where one is found, repeats 2-6 once or twice).
 
 This module is part of the analysis layer: it knows nothing of how samples were made.
 """
@@ -87,7 +112,12 @@ DRIFT_ROUNDS = 6
 DRIFT_SETTLED = 0.1  # SDs of a level: a drift that moved less than this is final
 REFINE_ROUNDS = 5
 LAG = 10  # commits between the two ends of a pair, for the first drift estimate
+FIRST_DRIFT_SDS = 3.0  # pair slopes further than this from their median cross a step
 MAD_EFFICIENCY = 0.37  # of the MAD against the SD, for the degrees of freedom of the noise
+EXCURSION_MAX = 10  # commits: a shorter segment may be a run of off builds ...
+EXCURSION_SDS = 3.0  # commits this far off their level (SDs) are off builds ...
+EXCURSION_SHARE = 0.5  # ... if at least this share as far off as the run's nearest
+EXCURSION_ROUNDS = 3  # ... looked for this many times (each finds those the last left)
 RESCALE = 1.1  # a history whose residual variance is this much above the estimate is redone
 ZERO_NOISE = 1e-9  # relative noise floor when the data shows none at all
 
@@ -124,16 +154,25 @@ def detect_steps(series: Sequence[Sequence[float]], *, alpha: float = 0.05,
         raise HistbenchError(f"alpha must be between 0 and 1, not {alpha!r}")
     if not min_change >= 0:
         raise HistbenchError(f"min_change must be 0 or more, not {min_change!r}")
+    exact = _exact_steps(series, min_change)
+    if exact is not None:
+        return exact
     data = _Levels.of(series)
     if data is None or data.y.size < 2 * MIN_SEGMENT:
         return []
-    bounds, fit, strengths = _segment(data, alpha)
-    inflate = _residual_variance(fit, bounds)
-    if inflate > RESCALE:
-        # The levels vary more around the fit than their differences' MAD said: the
-        # commit-to-commit noise has heavy tails. Judge again with the honest variance.
-        data.v = data.v * inflate
-        bounds, fit, strengths = _segment(data, alpha, (bounds, fit))
+    for round_ in range(EXCURSION_ROUNDS):
+        bounds, fit, strengths = _segment(data, alpha)
+        inflate = _residual_variance(fit, bounds)
+        if inflate > RESCALE:
+            # The levels vary more around the fit than their differences' MAD said: the
+            # commit-to-commit noise has heavy tails. Judge again with the honest variance.
+            data.v = data.v * inflate
+            bounds, fit, strengths = _segment(data, alpha, (bounds, fit))
+        pulled = _excursions(data, fit, bounds, alpha) if round_ < EXCURSION_ROUNDS - 1 \
+            else None
+        if pulled is None:
+            break
+        data.y = pulled
     steps = []
     edges = [0, *bounds, fit.n]
     for k, strength in enumerate(strengths):
@@ -141,6 +180,95 @@ def detect_steps(series: Sequence[Sequence[float]], *, alpha: float = 0.05,
         if abs(step.ratio - 1) >= min_change:
             steps.append(step)
     return steps
+
+
+def _exact_steps(series: Sequence[Sequence[float]], min_change: float) -> list[Step] | None:
+    """A deterministic history: every commit's samples (two or more) are one value.
+
+    Counts (``track_`` benchmarks returning a work count, instruction counts) repeat to
+    the last digit, so there is no noise to estimate and any change between two measured
+    commits is a step, however few commits were measured (a history sampled with
+    ``run --steps``). None when any commit varies, or has a single sample (an imported
+    median says nothing about its noise): the statistical path decides then.
+    """
+    values: list[tuple[int, float]] = []
+    for i, samples in enumerate(series):
+        if len(samples) == 0:
+            continue
+        if len(samples) < 2 or any(v != samples[0] for v in samples):
+            return None
+        values.append((i, float(samples[0])))
+    if len(values) < 2:
+        return None
+    steps = []
+    for (j, before), (i, after) in itertools.pairwise(values):
+        if after == before:
+            continue
+        ratio = after / before if before else math.copysign(_FLOAT_MAX, after)
+        if abs(ratio - 1) >= min_change:
+            steps.append(Step(index=i, before=before, after=after,
+                              ratio=float(np.clip(ratio, -_FLOAT_MAX, _FLOAT_MAX)),
+                              p_value=0.0, last_good=j))
+    return steps
+
+
+_FLOAT_MAX = float(np.finfo(np.float64).max)
+
+
+def _excursions(data: _Levels, fit: _Fit, bounds: list[int], alpha: float
+                ) -> np.ndarray | None:
+    """Commits of short segments that are likelier a run of off builds than two steps.
+
+    Builds land at levels of their own (memory layout, a CI runner of another kind): some
+    commits are off by many noise SDs, on one side more than the other, and with such
+    tails a run of a few of them passes the gaussian step tests as a short segment, two
+    steps. Whether it could be noise is read from the history itself: if the share q of
+    the other commits as far off as the run (on the same side, from their segment's
+    median) makes a run of L such commits likely somewhere in the history (n q^L >
+    alpha), the run is an excursion, not a level. "As far" is as far as the run's nearest
+    commit, or, when that is further, nearer the run's level than their own and at least
+    EXCURSION_SDS out: off builds scatter over a range (a runner 2x to 5x slow), and the
+    run's nearest commit is only one draw of it. On gaussian noise q is about 1/n for any
+    clear step, and short segments stand.
+    The commits of an excursion are pulled onto the nearer level: next to a step, that
+    is the step's new or old level, and the step stays where it is.
+    Returns the levels with the excursions pulled in, or None if there was none.
+    """
+    n = fit.n
+    edges = np.asarray([0, *bounds, n])
+    sizes = np.diff(edges)
+    if sizes.size < 2 or not np.any(sizes <= EXCURSION_MAX):
+        return None
+    resid = data.raw - fit.drift - fit.offset
+    # Medians, not the fit's means: off builds pull a mean towards them, and then the
+    # others look less far off than the run.
+    means = np.asarray([np.median(resid[a:b]) for a, b in zip(edges[:-1], edges[1:],
+                                                               strict=True)])
+    ref = means.copy()
+    short = np.flatnonzero(sizes <= EXCURSION_MAX)
+    for k in short:  # an excursion leaves the nearer of its neighbours' levels
+        near = [means[j] for j in (k - 1, k + 1) if 0 <= j < means.size]
+        ref[k] = min(near, key=lambda m: abs(m - means[k]))
+    seg = np.repeat(np.arange(sizes.size), sizes)
+    z = (resid - ref[seg]) * np.sqrt(fit.w)
+    ups, downs = np.sort(z), np.sort(-z)
+    y = data.y.copy()
+    pulled = False
+    for k in short:
+        a, b = int(edges[k]), int(edges[k + 1])
+        size = b - a
+        sign = 1.0 if means[k] >= ref[k] else -1.0
+        t = float(np.min(sign * z[a:b]))
+        # Off like the run: nearer the run's level than the reference, and an outlier.
+        t = min(t, max(EXCURSION_SDS, EXCURSION_SHARE * t))
+        tail = ups if sign > 0 else downs
+        beyond = tail.size - int(np.searchsorted(tail, t, side="left")) - size
+        q = (max(beyond, 0) + 1) / (n - size + 1)
+        places = n if 0 < k < sizes.size - 1 else 1  # at an end, a run has one place
+        if places * q**size > alpha:
+            y[a:b] = fit.drift[a:b] + fit.offset + ref[k]
+            pulled = True
+    return y if pulled else None
 
 
 # ---------------------------------------------------------------------------------------
@@ -155,6 +283,7 @@ class _Levels:
     df: float  # degrees of freedom of the noise estimate
     log: bool  # y is the log of the samples; else the samples / scale
     scale: float
+    raw: np.ndarray  # the levels before lone commits were pulled back to their neighbours
 
     @classmethod
     def of(cls, series: Sequence[Sequence[float]]) -> _Levels | None:
@@ -210,7 +339,7 @@ class _Levels:
             if top > 0:
                 y, within, scale = y / top, within / top**2, scale * top
         v, df = _noise(y, kept, within)
-        return cls(index=index, y=_clip_spikes(y, v), v=v, df=df, log=log, scale=scale)
+        return cls(index=index, y=_clip_spikes(y, v), v=v, df=df, log=log, scale=scale, raw=y)
 
 
 def _sort_within(values: np.ndarray, group: np.ndarray, sizes: np.ndarray) -> np.ndarray:
@@ -607,6 +736,13 @@ def _first_drift(data: _Levels) -> tuple[np.ndarray, np.ndarray]:
     t = data.index.astype(float)
     slopes = (data.y[lag:] - data.y[:-lag]) / (t[lag:] - t[:-lag])
     slope = float(np.median(slopes))
+    # The pairs across a large step sit far out on one side of the others and still move
+    # the median (with commit-to-commit noise, enough to hide a trend of 20%): they go.
+    spread = _robust_sd(slopes)
+    kept = slopes[np.abs(slopes - slope) <= FIRST_DRIFT_SDS * spread]
+    if kept.size >= slopes.size // 2:
+        slopes = kept
+        slope = float(np.median(slopes))
     se = 1.2533 * _robust_sd(slopes) / math.sqrt(slopes.size)
     if not abs(slope) >= DRIFT_Z * se:
         return zero, zero

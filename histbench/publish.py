@@ -42,6 +42,7 @@ from histbench.site_model import (
     write_cache,
 )
 from histbench.sparklines import sparkline
+from histbench.step_hints import bisect_hint, span_of
 from histbench.text import format_value, unit_scale
 
 MANIFEST = ".histbench-manifest.json"
@@ -135,6 +136,7 @@ class Publisher:
         self.config = config
         self.html_dir = Path(html_dir or config.html_dir)
         self.alpha = alpha
+        self.position: dict[str, int] = {}  # first-parent hash -> index (publish sets it)
         self.jobs = jobs if jobs is not None else available_cpus()
         self.jinja = _environment()
         self.digest_base = _templates_digest()
@@ -193,6 +195,7 @@ class Publisher:
 
     def publish(self, order: list[str] | None = None) -> PublishReport:
         start = time.perf_counter()
+        self.position = {h: i for i, h in enumerate(order or [])}
         results_dir = self.config.results_dir
         names = result_machines(results_dir)
         if not names:
@@ -382,6 +385,7 @@ class Publisher:
         rel = f"{site.slug}/b/{page_slug(name)}"
         digest = repr((self._commits_digest(k), self.config.show_commit_url,
                        [(s.digest(), [st.to_dict() for st in s.steps]) for s in members],
+                       [span_of(c, self.position) for s in members for c in s.changes],
                        len(self.sites), json.dumps(meta, sort_keys=True, default=str)))
         if self._fresh(rel, digest):
             return
@@ -401,7 +405,7 @@ class Publisher:
                            "legend": plots.legend(chunk) if len(chunk) > 1 else []})
         self.new_axes.update(plots.drawn_axis_layers())
         self._render(rel, "benchmark.html", name=name, chunks=chunks,
-                     **self._benchmark_context(members, meta, site.commits),
+                     **self._benchmark_context(members, meta, site.commits, site.machine),
                      **self._stable(site))
 
     def _timeline(self, k: int):
@@ -418,12 +422,13 @@ class Publisher:
         return self.commit_digests[k]
 
     def _benchmark_context(self, members: list[SeriesData], meta: dict,
-                           commits: list[CommitInfo]) -> dict[str, Any]:
+                           commits: list[CommitInfo], machine_name: str) -> dict[str, Any]:
         first = members[0]
         changes = []
         for s in members:
             for c in s.changes:
                 changes.append({"regression": c.regression, "params": params_text(s.params),
+                                "bisect": bisect_hint(c, machine_name, self.position),
                                 "last_good": c.last_good, "first_bad": c.first_bad,
                                 "before": format_value(c.before, s.unit),
                                 "after": format_value(c.after, s.unit), "ratio": c.ratio,

@@ -14,6 +14,7 @@ import json
 import os
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -167,6 +168,9 @@ class Runner:
             config.env_dir, kind=config.environment_type, project=config.project,
             build_command=config.build_command, install_command=config.install_command,
             cache_size=config.wheel_cache_size)
+        # Results measured together carry one batch id: bisect may reuse them as evidence
+        # only for commits of the same batch (bisect.earlier_batches).
+        self.batch = uuid.uuid4().hex[:16] if options.interleave else None
         if options.interleave and config.install_command:
             raise HistbenchError("--interleave needs the default install (install_command is "
                                  "set: each round would reinstall every commit)")
@@ -390,6 +394,8 @@ class Runner:
                 last = r == total_rounds - 1
                 for p in good:
                     found = self._combine(suite, state[p.info.hash], ctx.quiet)
+                    for result in found:
+                        result.extra["batch"] = self.batch
                     if last:
                         self._finish(ctx, p, started, found)
                     else:

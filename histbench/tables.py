@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from histbench.compare import Row
 from histbench.regressions import Change
+from histbench.step_hints import bisect_hint, span_of
 from histbench.text import format_value, render_table
 
 ICONS = {"regression": "🔴", "improvement": "🟢", "failed": "⚠️", "disturbed": "🌀"}
@@ -86,14 +88,43 @@ def compare_markdown(rows: list[Row], title: str) -> str:
     return "\n".join(out)
 
 
-def change_rows(changes: list[Change]) -> list[list[str]]:
+@dataclass(frozen=True)
+class ListedChange:
+    """A step as `regressions` lists it: its number (what ``bisect --step`` takes), how
+    many commits it spans in the branch's history (None when unknown), and the command
+    that finds its exact commit when it spans more than one."""
+
+    number: int
+    change: Change
+    span: int | None = None
+    bisect: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"number": self.number, **self.change.to_dict(), "commits_spanned": self.span,
+                "bisect_command": self.bisect}
+
+
+def list_changes(changes: list[Change], machine: str, order: list[str] | None
+                 ) -> list[ListedChange]:
+    """Number the changes as found (regressions first, so their numbers are the same with
+    and without improvements), with each one's span in ``order`` (first-parent hashes)
+    and, where it spans several commits, the bisect command."""
+    position = {h: i for i, h in enumerate(order or [])}
+    return [ListedChange(n, c, span_of(c, position), bisect_hint(c, machine, position))
+            for n, c in enumerate(changes, 1)]
+
+
+def change_rows(listed: list[ListedChange]) -> list[list[str]]:
     rows = []
-    for c in changes:
+    for item in listed:
+        c = item.change
         unit = c.series.unit
         rows.append([
+            str(item.number),
             "regression" if c.regression else "improvement",
             c.series.label,
             f"{c.last_good.short if c.last_good else '(start)'}..{c.first_bad.short}",
+            str(item.span) if item.span is not None else "?",
             f"{format_value(c.before, unit)} -> {format_value(c.after, unit)}",
             f"{c.ratio:.3f}", f"{c.p_value:.2g}", "open" if c.open else "fixed",
             time.strftime("%Y-%m-%d", time.gmtime(c.first_bad.date)),
@@ -102,17 +133,28 @@ def change_rows(changes: list[Change]) -> list[list[str]]:
     return rows
 
 
-CHANGE_HEADER = ["kind", "benchmark", "last good..first bad", "level", "ratio", "p",
-                 "state", "date", "subject"]
+CHANGE_HEADER = ["#", "kind", "benchmark", "last good..first bad", "commits", "level",
+                 "ratio", "p", "state", "date", "subject"]
 
 
-def changes_text(changes: list[Change]) -> str:
-    return render_table(CHANGE_HEADER, change_rows(changes))
+BISECT_HEADING = "Steps that span several commits; to find the exact one:"
 
 
-def changes_markdown(changes: list[Change]) -> str:
-    return markdown_table(CHANGE_HEADER, change_rows(changes))
+def changes_text(listed: list[ListedChange]) -> str:
+    lines = [render_table(CHANGE_HEADER, change_rows(listed))]
+    wanted = [item for item in listed if item.bisect]
+    if wanted:
+        lines += ["", BISECT_HEADING] + [f"  #{i.number}: {i.bisect}" for i in wanted]
+    return "\n".join(lines)
 
 
-def changes_json(changes: list[Change], meta: dict[str, Any]) -> str:
-    return json.dumps({**meta, "changes": [c.to_dict() for c in changes]}, indent=1)
+def changes_markdown(listed: list[ListedChange]) -> str:
+    lines = [markdown_table(CHANGE_HEADER, change_rows(listed))]
+    wanted = [item for item in listed if item.bisect]
+    if wanted:
+        lines += ["", BISECT_HEADING, ""] + [f"- #{i.number}: `{i.bisect}`" for i in wanted]
+    return "\n".join(lines)
+
+
+def changes_json(listed: list[ListedChange], meta: dict[str, Any]) -> str:
+    return json.dumps({**meta, "changes": [item.to_dict() for item in listed]}, indent=1)

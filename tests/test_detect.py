@@ -1,5 +1,6 @@
 """histbench.detect.detect_steps: steps found at the exact commit, false alarms controlled
-over a whole history (noise, outliers, skew, commit jitter, slow drift), odd inputs."""
+over a whole history (noise, outliers, skew, commit jitter, slow drift, builds at levels of
+their own and runs of them), odd inputs."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from detection_corpora import build_offsets
 from detection_vs_asv import commit_samples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -273,3 +275,98 @@ def test_any_numbers_no_crash_no_nan(series):
     for step in detect_steps(series):
         assert 0 <= step.p_value <= 1
         assert not any(math.isnan(v) for v in (step.before, step.after, step.ratio))
+
+
+# Per-build offsets: every build lands at a level of its own (memory layout, a CI runner
+# of another kind), while the samples within a commit agree closely.
+#
+# How false failures are kept below 1/1000: ``derandomize=True`` makes hypothesis draw
+# the same examples on every run (and the noise comes from numpy generators seeded by
+# the example), so each test is deterministic. On top of that, each property is one that
+# random noise would break with a probability far below 1/1000 over all its examples:
+# the bounds and their arithmetic are next to each test.
+
+
+def offsets_history(rng: np.random.Generator, n: int, sd: float, tails: str,
+                    steps: dict[int, float] | None = None, off_share: float = 0.0,
+                    samples: int = 10) -> list[list[float]]:
+    """Level 0.01 times each build's offset (1 + sd * gaussian or Student-t(3) noise);
+    ``off_share`` of the builds also run 13% fast (a faster runner); samples agree to
+    0.3%."""
+    level = np.full(n, 0.01)
+    for at, ratio in (steps or {}).items():
+        level[at:] *= ratio
+    level *= build_offsets(rng, n, sd, tails)
+    if off_share:
+        level *= np.where(rng.random(n) < off_share, 0.87, 1.0)
+    return [list(lev * (1 + rng.normal(0, 0.003, samples))) for lev in level]
+
+
+@settings(derandomize=True, max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(40, 250), sd=st.floats(0.005, 0.02),
+       ratio=st.sampled_from([0.7, 0.75, 1.3, 1.5]), where=st.floats(0.2, 0.8))
+def test_large_step_between_offset_builds_is_found_at_its_exact_commit(seed, n, sd, ratio,
+                                                                        where):
+    # |log ratio| >= 0.25: the step commit or the one before lands past the middle only if
+    # its gaussian offset is over 6 SDs (p < 1e-8 a commit), so < 1e-6 over 40 examples.
+    rng = np.random.default_rng(seed)
+    at = int(n * where)
+    found = detect_steps(offsets_history(rng, n, sd, "gauss", {at: ratio}))
+    step = next((s for s in found if s.index == at), None)
+    assert step is not None, [s.index for s in found]
+    assert step.ratio == pytest.approx(ratio, rel=0.05)
+    assert step.p_value < 1e-3
+
+
+@settings(derandomize=True, max_examples=6, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), tails=st.sampled_from(["gauss", "t3"]),
+       off_share=st.sampled_from([0.0, 0.1, 0.2]))
+def test_builds_at_levels_of_their_own_rarely_alarm(seed, tails, off_share):
+    # 40 histories without a step, offsets of 0.5-2% with gaussian or heavy (t3) tails,
+    # and 0, 10% or 20% of the builds on a runner 13% faster, alone or in short runs:
+    # no such run is a step. alpha = 0.05 family-wise: at a true rate of 5% per history,
+    # 9 or more alarms of 40 has p = 1.3e-4, so < 1e-3 over the 6 examples. (Before runs
+    # of fast builds were recognised, 10% of them made 17-20% of such histories alarm.)
+    rng = np.random.default_rng(seed)
+    alarms = sum(bool(detect_steps(offsets_history(
+        rng, int(rng.integers(60, 300)), float(rng.uniform(0.005, 0.02)), tails,
+        off_share=off_share))) for _ in range(40))
+    assert alarms <= 8
+
+
+@settings(derandomize=True, max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), length=st.integers(3, 8),
+       ratio=st.sampled_from([0.75, 1.25, 1.5]))
+def test_a_short_plateau_in_gaussian_noise_is_still_two_steps(seed, length, ratio):
+    # Runs of off builds are told by the history's own share of far-off commits: with
+    # gaussian offsets of 1% there are none, and a 3-8 commit plateau of 25% or more (its
+    # middle over 11 SDs away: p < 1e-27 that an offset crosses it) stands as two exact
+    # steps.
+    rng = np.random.default_rng(seed)
+    found = detect_steps(offsets_history(rng, 120, 0.01, "gauss",
+                                         {60: ratio, 60 + length: 1 / ratio}))
+    assert {60, 60 + length} <= {s.index for s in found}
+
+
+
+@given(st.lists(st.tuples(st.integers(1, 5), st.sampled_from([100.0, 125.0, 80.0])),
+                min_size=1, max_size=8), st.integers(2, 4))
+def test_a_deterministic_history_steps_at_every_change(runs, processes):
+    """Counts repeat exactly: every change of value is a step, however short the runs."""
+    series, changes, values = [], [], []
+    for length, value in runs:
+        for _ in range(length):
+            if values and value != values[-1]:
+                changes.append(len(series))
+            series.append([value] * processes)
+            values.append(value)
+    found = detect_steps(series)
+    assert [s.index for s in found] == changes
+    assert all(s.p_value == 0 and s.last_good == s.index - 1 for s in found)
+    assert all(s.ratio == pytest.approx(values[s.index] / values[s.index - 1]) for s in found)
+
+
+def test_one_sample_per_commit_is_not_taken_as_deterministic():
+    """An imported median per commit says nothing about noise: no step from 2 commits."""
+    assert detect_steps([[1.0], [1.0], [1.3], [1.3]]) == []
+    assert [s.index for s in detect_steps([[1.0, 1.0], [1.0, 1.0], [1.3, 1.3]])] == [2]

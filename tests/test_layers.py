@@ -18,9 +18,10 @@ LAYERS = {
     "core": {"__init__", "errors", "config", "processes"},
     "storage": {"summary", "results", "machine", "asv_import"},
     "orchestration": {"suite", "execute", "gitrepo", "environments", "runner", "progress"},
-    "analysis": {"stats", "detect", "history", "compare", "regressions", "bisect",
+    "analysis": {"stats", "detect", "history", "compare", "regressions", "bisect", "pick",
                  "site_model", "metrics", "variants"},
     "presentation": {"cli", "__main__", "text", "tables", "cli_analysis", "plots", "sparklines",
+                     "step_hints",
                      "commit_rows", "publish", "report"},
 }
 ALLOWED = {
