@@ -44,6 +44,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -198,6 +200,19 @@ def histbench_run(repo: Path, spec: str, logs: Path, label: str) -> tuple[float,
     return seconds, read_histbench(repo / "results" / MACHINE)
 
 
+@contextmanager
+def scratch(prefix: str, keep: bool) -> Iterator[Path]:
+    """A temporary folder for a bench run, removed after it unless ``keep``."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield tmp
+    finally:
+        if keep:
+            print(f"kept {tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 class AsvMachineFile:
     """asv keeps machine descriptions in ~/.asv-machine.json: put it back as it was."""
 
@@ -263,8 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--commits must be at least 1")
 
     asv = ensure_asv_venv(ASV_VENV)
-    tmp = Path(tempfile.mkdtemp(prefix="histbench-vs-asv-"))
-    try:
+    with scratch("histbench-vs-asv-", args.keep) as tmp:
         repo, logs = tmp / "toy", tmp / "logs"
         logs.mkdir()
         expected = set(make_toy(repo, args.commits))
@@ -285,11 +299,6 @@ def main(argv: list[str] | None = None) -> int:
                 setattr(h, label, seconds)
                 setattr(h, f"measured_{label}", measured)
         report([a, h], expected, args.commits)
-    finally:
-        if args.keep:
-            print(f"kept {tmp} (logs in {tmp / 'logs'})", file=sys.stderr)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 

@@ -36,15 +36,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from history_vs_asv import ASV_VENV, AsvMachineFile, ensure_asv_venv, timed
+from history_vs_asv import ASV_VENV, AsvMachineFile, ensure_asv_venv, scratch, timed
 from noise import Injector
 from toyrepo import ToyCommit, make_repo
 
@@ -218,8 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument("--no-asv", action="store_true", help="leave asv out")
     args = parser.parse_args(argv)
-    tmp = Path(tempfile.mkdtemp(prefix="histbench-noise-"))
-    try:
+    with scratch("histbench-noise-", args.keep) as tmp:
         repo, logs = tmp / "toy", tmp / "logs"
         logs.mkdir()
         hashes = make_repo(repo, [ToyCommit(work=w) for w in works()], asv=True)
@@ -240,11 +237,6 @@ def main(argv: list[str] | None = None) -> int:
             print("histbench ...", file=sys.stderr)
             rows.append(run_histbench(repo, hashes, "now", [], pairs, logs))
         report(rows)
-    finally:
-        if args.keep:
-            print(f"kept {tmp}", file=sys.stderr)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 

@@ -23,9 +23,10 @@ away, and each catches what the other misses:
   samples reached (a benchmark that sleeps or waits on I/O never reaches 1, and is
   judged against itself).
 
-The samples left are then **normalised**: scaled by the quiet level over the median of
-the ``WINDOW`` references nearest each one. Rejection lets through a machine up to
+The samples left are then **normalised**: scaled by a fixed level over the median of the
+``WINDOW`` references nearest each one. Rejection lets through a machine up to
 ``TOLERANCE`` slow, drifting over seconds; the nearby references show how slow it was.
+(The runner keeps that level fixed across runs: see ``execute.QuietLevel``.)
 
 Measured on this project's 2-core VMs, a 0.8 ms CPU-bound benchmark measured 40 times
 (4 processes each) with bench/noise.py loading both cores and other test suites running:
@@ -88,7 +89,7 @@ def typical_share(cpu_shares: Sequence[float]) -> float:
 
 def normalised(samples: Sequence[float], references: Sequence[float], level: float | None
                ) -> list[float]:
-    """Each sample at the machine's quiet speed: scaled by the quiet level over the median
+    """Each sample at one fixed speed of the machine: scaled by ``level`` over the median
     of the ``WINDOW`` references nearest to it.
 
     What rejection lets through is a machine up to ``TOLERANCE`` slow, and that drifts

@@ -74,17 +74,24 @@ class Settings:
 
 @dataclass
 class QuietLevel:
-    """The quietest reference-loop time seen so far in this run, in seconds.
+    """The machine's quiet speed, as reference-loop seconds, for one run in one environment.
 
-    Shared by every round of a run in one environment, so that a round spent entirely in
-    a burst is judged against the machine's quiet speed, not against itself.
+    ``seconds``: the quietest level seen so far, which rejection judges against, so that a
+    round spent entirely in a burst is judged against the machine's quiet speed, not
+    against itself. ``anchor``: the level samples are normalised to. It never changes
+    during a run (a level that dropped half-way would scale every later commit down: a
+    false step), and the runner keeps it across runs of the machine and environment
+    (calibration.json), so that nightly runs share one scale.
     """
 
     seconds: float | None = None
+    anchor: float | None = None
 
     def update(self, outcomes: dict[int, Outcome]) -> None:
         for out in outcomes.values():
             self.seconds = disturbance.quiet_level(out.references, self.seconds)
+        if self.anchor is None:
+            self.anchor = self.seconds
 
 
 @dataclass
@@ -392,7 +399,7 @@ def _split_disturbed(result: BenchmarkResult, outs: list[Outcome], quiet: QuietL
         return
     typical = disturbance.typical_share([v for o in outs for v in o.cpu_shares])
     flags = [o.disturbed(quiet, typical) for o in outs]
-    scaled = [disturbance.normalised(o.samples, o.references, quiet.seconds) for o in outs]
+    scaled = [disturbance.normalised(o.samples, o.references, quiet.anchor) for o in outs]
     clean = [[v for v, bad in zip(values, f, strict=True) if not bad]
              for values, f in zip(scaled, flags, strict=True)]
     fallback = not any(clean)
@@ -404,7 +411,8 @@ def _split_disturbed(result: BenchmarkResult, outs: list[Outcome], quiet: QuietL
     result.disturbance = Disturbance(
         samples=sum(len(o.samples) for o in outs), rejected=sum(map(sum, flags)),
         slowdown=statistics.median(slowdowns) if slowdowns else 1.0,
-        worst=max(slowdowns, default=1.0), reference_level=quiet.seconds, fallback=fallback)
+        worst=max(slowdowns, default=1.0), reference_level=quiet.seconds,
+        normalised_to=quiet.anchor, fallback=fallback)
 
 
 def _slowdowns(outs: list[Outcome], level: float | None) -> list[float]:

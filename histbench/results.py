@@ -43,8 +43,10 @@ class Disturbance:
     ``samples`` were taken, ``rejected`` of them while the machine was disturbed, and are
     kept in the file but left out of every statistic. ``slowdown`` is the machine's median
     speed during the samples against its quiet speed (1.0 = quiet; 2.0 = half speed), and
-    ``worst`` its slowest moment. ``fallback``: no process had a single undisturbed sample,
-    so the statistics use every sample, and a verdict on them says so.
+    ``worst`` its slowest moment, both against ``reference_level`` (the quietest reference
+    time of the run). Samples are scaled to ``normalised_to`` (the reference time the
+    machine and environment keep across runs). ``fallback``: no process had a single
+    undisturbed sample, so the statistics use every sample, and a verdict on them says so.
     """
 
     samples: int
@@ -53,6 +55,7 @@ class Disturbance:
     worst: float
     reference_level: float | None = None
     fallback: bool = False
+    normalised_to: float | None = None
 
     @property
     def share(self) -> float:

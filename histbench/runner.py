@@ -122,6 +122,9 @@ def results_lock(results_dir: Path) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+REFERENCE_KEY = "__reference_levels__"  # calibration.json: env -> normalisation level
+
+
 class Calibration:
     """Loop counts per benchmark, kept across commits and runs so all are timed alike
     (a benchmark's edited version invalidates its counts)."""
@@ -139,6 +142,15 @@ class Calibration:
             entry = {"version": bench.version, "numbers": {}}
             self.data.setdefault(self.env, {})[bench.name] = entry
         return _IntKeyed(entry["numbers"])
+
+    def reference_level(self) -> float | None:
+        """The reference time this environment's samples are normalised to, once set."""
+        level = self.data.get(REFERENCE_KEY, {}).get(self.env)
+        return float(level) if isinstance(level, (int, float)) and level > 0 else None
+
+    def keep_reference_level(self, seconds: float | None) -> None:
+        if seconds and self.reference_level() is None:
+            self.data.setdefault(REFERENCE_KEY, {})[self.env] = seconds
 
     def save(self) -> None:
         results.write_json_atomic(self.path, self.data)
@@ -250,7 +262,8 @@ class Runner:
             self.config.results_dir / results.safe_name(machine_name) / "calibration.json",
             env.name)
         progress = Progress(len(commits), self.stream)
-        ctx = _Context(env, machine_name, checkout, calibration, progress, report)
+        ctx = _Context(env, machine_name, checkout, calibration, progress, report,
+                       quiet=QuietLevel(anchor=calibration.reference_level()))
         try:
             if self.options.interleave:
                 self._interleaved(ctx, commits)
@@ -328,6 +341,7 @@ class Runner:
         if not prepared.ok:
             ctx.report.build_failures += 1
         ctx.report.bench_failures += sum(r.status == "failed" for r in found)
+        ctx.calibration.keep_reference_level(ctx.quiet.anchor)
         ctx.calibration.save()
 
     def _sequential(self, ctx: _Context, commits: list[CommitInfo]) -> None:

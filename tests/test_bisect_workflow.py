@@ -66,6 +66,9 @@ def test_from_a_sampled_run_to_the_exact_commit(stepped):
     command = step["bisect_command"]
     text = histbench(repo, "regressions", "--machine", "m").stdout
     assert f"#{step['number']}: {command}" in text  # the same command, ready to paste
+    assert histbench(repo, "publish").returncode == 0  # the site offers the same command
+    page = next((repo / "html").glob("*/b/bench_toy.track_work.html")).read_text()
+    assert f"histbench bisect {hashes[14][:12]} {hashes[22][:12]}" in page
     argv = shlex.split(command)
     assert argv[:2] == ["histbench", "bisect"]
     started = time.monotonic()
@@ -77,10 +80,11 @@ def test_from_a_sampled_run_to_the_exact_commit(stepped):
     probes = int(re.search(r"(\d+) probes, (\d+) of 9 commits measured", proc.stdout)[1])
     assert probes == 3  # log2(8): every probe decided by one batch (exact values)
     print(f"workflow: {probes} probes, {proc.stdout.splitlines()[4]}, {took:.0f} s")
-    # The site's steps table offers the same command.
+    # The probes' results joined the history: the step is now at its exact commit, and
+    # the site offers no bisect any more.
     assert histbench(repo, "publish").returncode == 0
     page = next((repo / "html").glob("*/b/bench_toy.track_work.html")).read_text()
-    assert f"histbench bisect {hashes[14][:12]} {hashes[22][:12]}" in page
+    assert "histbench bisect" not in page and hashes[STEP_AT][:8] in page
 
 
 def test_after_a_full_run_by_name_and_by_step_number(stepped):

@@ -113,7 +113,7 @@ def blocky_results(tmp_path):
 def test_samples_that_lost_the_cpu_are_set_aside_and_kept(blocky_results):
     timed = next(r for r in blocky_results if r.name.endswith("time_blocky"))
     d = timed.disturbance
-    assert d is not None and d.reference_level and d.reference_level > 0
+    assert d is not None and d.reference_level and d.reference_level > 0 and d.normalised_to
     assert len(timed.process_samples) == len(timed.measured_samples) == 2
     typical = disturbance.typical_share([v for p in timed.process_cpu_shares for v in p])
     rejected = 0
@@ -123,7 +123,7 @@ def test_samples_that_lost_the_cpu_are_set_aside_and_kept(blocky_results):
         assert len(refs) == len(shares) + 1 == len(measured) + 1
         # The file alone re-applies the rule: flags from the evidence, values normalised.
         flags = disturbance.disturbed(refs, shares, d.reference_level, typical)
-        scaled = disturbance.normalised(measured, refs, d.reference_level)
+        scaled = disturbance.normalised(measured, refs, d.normalised_to)
         assert clean == [v for v, bad in zip(scaled, flags, strict=True) if not bad]
         # Every 20 ms sleep was caught; the worker sampled on until it had 9 quiet samples
         # by the rule as it stood then (the parent judges again with the run's final quiet
@@ -189,6 +189,11 @@ def test_show_and_compare_tell_the_user(toy_repo):
     timing = next(r for r in json.loads(show.stdout)["results"]
                   if r["name"].endswith("time_compute"))
     assert set(timing["disturbance"]) >= {"samples", "rejected", "slowdown", "worst"}
+    # One normalisation level for the whole run, kept for the next runs of this env.
+    levels = json.loads((repo / "results" / "m" / "calibration.json").read_text())[
+        "__reference_levels__"]
+    [level] = levels.values()
+    assert timing["disturbance"]["normalised_to"] == level
     text = subprocess.run([sys.executable, "-m", "histbench", "show"], cwd=repo,
                           capture_output=True, text=True).stdout
     assert "disturbed" in text.splitlines()[1]
