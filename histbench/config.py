@@ -39,6 +39,7 @@ class Config:
     show_commit_url: str = ""
     default_timeout: float = 60.0
     wheel_cache_size: int = 50
+    reject_disturbed: bool = True
     thresholds: dict[str, float] = field(default_factory=dict)
     watts_per_core: float = 10.0
     powercap_root: str = "/sys/class/powercap"
@@ -83,6 +84,7 @@ _SCHEMA: dict[str, tuple[tuple[type, ...], str]] = {
     "show_commit_url": ((str,), "a string"),
     "default_timeout": ((int, float), "a number"),
     "wheel_cache_size": ((int,), "an integer"),
+    "reject_disturbed": ((bool,), "true or false"),
     "thresholds": ((dict,), "an object of regex: number"),
     "watts_per_core": ((int, float), "a number"),
     "powercap_root": ((str,), "a string"),
@@ -125,7 +127,7 @@ def _build(path: Path, data: dict[str, Any]) -> Config:
         if key not in _SCHEMA:
             raise fail(key, f"is not a known key (known: {', '.join(sorted(_SCHEMA))})")
         types_, desc = _SCHEMA[key]
-        if isinstance(value, bool) or not isinstance(value, types_):
+        if (isinstance(value, bool) and bool not in types_) or not isinstance(value, types_):
             raise fail(key, f"must be {desc}, got {type(value).__name__}")
     if "project" not in data:
         raise fail("project", "is required")
@@ -183,6 +185,7 @@ def _build(path: Path, data: dict[str, Any]) -> Config:
         show_commit_url=data.get("show_commit_url", ""),
         default_timeout=float(data.get("default_timeout", 60)),
         wheel_cache_size=int(data.get("wheel_cache_size", 50)),
+        reject_disturbed=bool(data.get("reject_disturbed", True)),
         thresholds=thresholds,
         watts_per_core=float(data.get("watts_per_core", 10.0)),
         powercap_root=data.get("powercap_root", "/sys/class/powercap"),

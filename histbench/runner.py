@@ -176,6 +176,8 @@ class Runner:
         self.settings = Settings.quick() if options.quick else options.settings
         if self.settings.energy is None:
             self.settings.energy = config.energy
+        if not config.reject_disturbed:
+            self.settings.reject_disturbed = False
         self.manager = EnvManager(
             config.env_dir, kind=config.environment_type, project=config.project,
             build_command=config.build_command, install_command=config.install_command,

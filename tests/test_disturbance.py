@@ -22,6 +22,7 @@ from toyrepo import ToyCommit
 
 from histbench import disturbance
 from histbench.compare import compare_runs
+from histbench.errors import HistbenchError
 from histbench.execute import ProcessEnv, Settings, run_suite
 from histbench.results import BenchmarkResult, Disturbance, RunResults
 from histbench.suite import discover
@@ -227,3 +228,14 @@ def test_the_injector_runs_a_command_beside_the_load(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 3  # the command's own exit code, and no 600 s wait
     assert "seed 1" in proc.stderr
+
+
+def test_the_rule_can_be_turned_off_in_the_config(tmp_path):
+    from histbench.config import load_config
+
+    path = tmp_path / "histbench.json"
+    path.write_text(json.dumps({"project": "p", "reject_disturbed": False}))
+    assert load_config(path).reject_disturbed is False
+    path.write_text(json.dumps({"project": "p", "reject_disturbed": "no"}))
+    with pytest.raises(HistbenchError, match="reject_disturbed' must be true or false"):
+        load_config(path)
