@@ -70,8 +70,9 @@ def cmd_dev(args: argparse.Namespace) -> int:
     config = _config(args, required=False)
     suite = discover(sys.executable, config.benchmark_dir,
                      default_timeout=config.default_timeout).select(args.bench)
-    settings = Settings.quick() if args.quick else Settings(rounds=args.rounds,
-                                                            repeat=args.repeat)
+    settings = Settings.quick() if args.quick else Settings(
+        rounds=args.rounds, repeat=args.repeat,
+        reject_disturbed=not args.keep_disturbed and config.reject_disturbed)
     settings.energy = config.energy
     penv = ProcessEnv(python=sys.executable, benchmark_dir=config.benchmark_dir)
     quiet = args.json
@@ -253,6 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--machine", help="machine name for --save (default: hostname)")
     dev.add_argument("--rounds", type=int, help="processes per benchmark (overrides suite)")
     dev.add_argument("--repeat", type=int, help="samples per process (overrides suite)")
+    dev.add_argument("--keep-disturbed", action="store_true",
+                     help="count samples taken while the machine was disturbed")
     dev.set_defaults(func=cmd_dev)
 
     run = sub.add_parser("run", help="benchmark a range of commits, each in an isolated env")

@@ -44,6 +44,7 @@ TOLERANCE = 0.2  # a reference this much slower than the quiet level means a slo
 MIN_CPU_SHARE = 0.9  # a sample with less of its usual CPU share lost the CPU to someone
 WAIT_SECONDS = 10.0  # disturbed time a round may spend waiting for quiet samples
 WINDOW = 6  # references around a sample whose median says how slow the machine was
+MIN_SHARE_SECONDS = 1e-3  # a shorter sample has no CPU share (None): timer cost dominates
 
 
 def reference_seconds(timer) -> float:
@@ -78,13 +79,13 @@ def quiet_level(references: Sequence[float], known: float | None = None) -> floa
     return min(level, known) if known else level
 
 
-def typical_share(cpu_shares: Sequence[float]) -> float:
+def typical_share(cpu_shares: Sequence[float | None]) -> float:
     """A benchmark's CPU share when nothing takes the CPU from it: the highest it reached.
 
     Contention only ever lowers a share, so the highest one is the undisturbed one; any
     lower quantile fails when most samples were contended (a neighbour busy throughout).
     """
-    return max(cpu_shares) if cpu_shares else 0.0
+    return max((s for s in cpu_shares if s is not None), default=0.0)
 
 
 def normalised(samples: Sequence[float], references: Sequence[float], level: float | None
@@ -105,14 +106,16 @@ def normalised(samples: Sequence[float], references: Sequence[float], level: flo
     return out
 
 
-def disturbed(references: Sequence[float], cpu_shares: Sequence[float], level: float | None,
-              typical: float | None = None, *, tolerance: float = TOLERANCE,
+def disturbed(references: Sequence[float], cpu_shares: Sequence[float | None],
+              level: float | None, typical: float | None = None, *,
+              tolerance: float = TOLERANCE,
               min_share: float = MIN_CPU_SHARE) -> list[bool]:
     """Per sample, whether it was taken on a disturbed machine.
 
     ``references`` has one more entry than ``cpu_shares`` (one before the first sample,
     one after each); without references (an old worker, or the check turned off) only
-    the CPU share decides, and without either nothing is disturbed. ``typical``: the
+    the CPU share decides, and without either nothing is disturbed. A share of None (a
+    sample under ``MIN_SHARE_SECONDS``) is not judged. ``typical``: the
     benchmark's typical CPU share over all its processes (a process that spent its whole
     life in a burst has no quiet share of its own to compare with); by default, this
     process's own.
@@ -125,5 +128,6 @@ def disturbed(references: Sequence[float], cpu_shares: Sequence[float], level: f
         slow = False
         if level and len(references) == n + 1:
             slow = max(references[i], references[i + 1]) > level * (1 + tolerance)
-        out.append(slow or cpu_shares[i] < min_share * typical)
+        share = cpu_shares[i]
+        out.append(slow or (share is not None and share < min_share * typical))
     return out

@@ -107,7 +107,7 @@ class Outcome:
     duration: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     references: list[float] = field(default_factory=list)
-    cpu_shares: list[float] = field(default_factory=list)
+    cpu_shares: list[float | None] = field(default_factory=list)  # None: too short to tell
 
     def disturbed(self, quiet: QuietLevel, typical_share: float | None = None) -> list[bool]:
         return disturbance.disturbed(self.references, self.cpu_shares, quiet.seconds,
@@ -302,7 +302,7 @@ def _outcome(event: dict, log: Path) -> Outcome:
         started_at=event.get("started_at"),
         duration=event.get("duration"),
         references=[float(v) for v in extra.pop("references", [])],
-        cpu_shares=[float(v) for v in extra.pop("cpu_shares", [])],
+        cpu_shares=[None if v is None else float(v) for v in extra.pop("cpu_shares", [])],
         extra=extra,
     )
 

@@ -95,7 +95,7 @@ class BenchmarkResult:
     disturbance: Disturbance | None = None
     measured_samples: list[list[float]] = field(default_factory=list)
     process_references: list[list[float]] = field(default_factory=list)
-    process_cpu_shares: list[list[float]] = field(default_factory=list)
+    process_cpu_shares: list[list[float | None]] = field(default_factory=list)
 
     @property
     def samples(self) -> list[float]:

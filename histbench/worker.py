@@ -434,8 +434,10 @@ def measure_time(inst: _Instance, cfg: dict) -> tuple[list[float], int, dict]:
     while gauge.wants_more(lo, hi, budget, timer() - start):
         cpu = time.process_time()
         elapsed = _timed(inst.func, inst.args, number, timer)
-        gauge.record(elapsed / number, (time.process_time() - cpu) / elapsed if elapsed > 0
-                     else 1.0, elapsed)
+        share = (time.process_time() - cpu) / elapsed if elapsed >= _rule.MIN_SHARE_SECONDS \
+            else None  # too short to tell: the timers' own cost dominates
+        gauge.record(elapsed / number, share, elapsed)
+        meter.tick()
     energy = meter.per_call(len(gauge.samples) * number)
     extra = {"energy": energy} if energy else {}
     if gauge.enabled:
@@ -460,7 +462,7 @@ class _Gauge:
         self.level = cfg.get("level")  # the quietest reference level earlier rounds saw
         self.wait = float(cfg.get("wait", _rule.WAIT_SECONDS))
         self.samples: list[float] = []
-        self.cpu_shares: list[float] = []
+        self.cpu_shares: list[float | None] = []
         self.references: list[float] = []
         if self.enabled:
             self.references.append(_rule.reference_seconds(time.perf_counter))
@@ -475,7 +477,7 @@ class _Gauge:
             return False
         return not (self.disturbed_time >= self.wait and len(self.samples) >= lo)
 
-    def record(self, sample: float, cpu_share: float, elapsed: float) -> None:
+    def record(self, sample: float, cpu_share: float | None, elapsed: float) -> None:
         self.samples.append(sample)
         self.cpu_shares.append(cpu_share)
         if not self.enabled:
@@ -503,8 +505,20 @@ class EnergyMeter:
         root = cfg.get("powercap_root") or "/sys/class/powercap"
         self.watts = float(cfg.get("watts_per_core") or 10.0)
         self.zones = self._packages(root)
-        self.start_uj = self._read()
+        self.last_uj = self._read()
+        self.total_uj = 0 if self.last_uj is not None else None
         self.start_cpu = time.process_time()
+
+    def tick(self) -> None:
+        """Add what the counters moved since the last reading: read after every sample, so
+        a round that waits out a burst cannot let a counter wrap twice unseen."""
+        now = self._read()
+        if now is None or self.last_uj is None or self.total_uj is None:
+            self.total_uj = None
+            return
+        for (_, wrap), a, b in zip(self.zones, self.last_uj, now):  # noqa: B905 (py<3.10)
+            self.total_uj += b - a if b >= a else b + wrap - a  # the counter wrapped
+        self.last_uj = now
 
     @staticmethod
     def _packages(root: str) -> list[tuple[str, int]]:
@@ -542,12 +556,9 @@ class EnergyMeter:
     def per_call(self, calls: int) -> dict | None:
         if calls <= 0:
             return None
-        end = self._read()
-        if self.start_uj is not None and end is not None:
-            total = 0
-            for (_, wrap), a, b in zip(self.zones, self.start_uj, end):  # noqa: B905 (py<3.10)
-                total += b - a if b >= a else b + wrap - a  # the counter wrapped
-            return {"joules_per_call": total / 1e6 / calls, "source": "rapl",
+        self.tick()
+        if self.total_uj is not None:
+            return {"joules_per_call": self.total_uj / 1e6 / calls, "source": "rapl",
                     "estimated": False}
         cpu = time.process_time() - self.start_cpu
         return {"joules_per_call": cpu * self.watts / calls, "source": "cpu-time estimate",

@@ -3,10 +3,12 @@ the whole session so that virtualenv creation is paid once."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "bench"))
 
@@ -16,8 +18,6 @@ from toyrepo import ToyCommit, make_repo  # noqa: E402
 def shared_django_results() -> Path:
     """The real asv history in ../shared (beside the clone, as CI lays it out); a checkout
     elsewhere can point HISTBENCH_SHARED at the shared folder."""
-    import os
-
     candidates = [Path(os.environ["HISTBENCH_SHARED"])] if "HISTBENCH_SHARED" in os.environ \
         else []
     candidates += [Path(__file__).resolve().parents[2] / "shared", Path("/work/shared")]
@@ -52,6 +52,17 @@ def toy_repo(tmp_path, shared_env_dir):
 
 
 __all__ = ["ToyCommit"]
+
+
+# Property tests run the same examples on every run (derandomize: seeded from each test's
+# source, no example database), so CI cannot fail by drawing a new example; and no check
+# of theirs depends on wall time (no deadline, no "too slow" health check), since a loaded
+# machine runs everything up to 2x slower. HYPOTHESIS_PROFILE=random explores new examples
+# (run it by hand when changing what a property test covers).
+settings.register_profile("ci", derandomize=True, database=None, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("random", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 NOISE_PROBE = """

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import statistics
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
-from conftest import fail_unless_noisy
 
 SUITES = Path(__file__).parent / "suites"
 
@@ -71,6 +68,50 @@ def test_machine_command_saves_record(tmp_path):
     assert record["name"] == "ci-box" and record["cores"] >= 1
 
 
+FAKE_CLOCK = """
+import time
+
+# A clock that only the benchmark moves: every call costs exactly 1 ms, setup and teardown
+# 5 s each, whatever the machine is doing. The worker reads time.perf_counter. CPU time
+# follows the same clock (the benchmark has its CPU all the time it runs), so that no sample
+# looks disturbed by a CPU share computed from real CPU time over fake wall time.
+NOW_NS = [0]
+time.perf_counter = lambda: NOW_NS[0] / 1e9
+time.perf_counter_ns = lambda: NOW_NS[0]
+time.process_time = lambda: NOW_NS[0] / 1e9
+time.process_time_ns = lambda: NOW_NS[0]
+
+
+def setup():
+    NOW_NS[0] += 5_000_000_000
+
+
+def teardown():
+    NOW_NS[0] += 5_000_000_000
+
+
+def time_one_millisecond():
+    NOW_NS[0] += 1_000_000
+"""
+
+
+def test_median_is_the_per_call_cost_exactly(tmp_path):
+    """Measurement honesty: histbench's number is the cost of one call, and nothing else
+    (not setup, teardown, loop counts or warmup), checked exactly on a clock that machine
+    load cannot move."""
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "benchmarks" / "b.py").write_text(FAKE_CLOCK)
+    proc = histbench("dev", "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    [result] = json.loads(proc.stdout)["results"]
+    # Every sample: the ones the statistics use, and every one measured (disturbed or not).
+    samples = [v for key in ("process_samples", "measured_samples")
+               for g in result.get(key) or [] for v in g]
+    assert len(samples) >= 3 and result["number"] > 1  # calibrated: several calls a sample
+    assert samples == pytest.approx([1e-3] * len(samples), rel=1e-6)
+    assert result["stats"]["median"] == pytest.approx(1e-3, rel=1e-6)
+
+
 BUSY = """
 def busy(n={n}):
     x = 0
@@ -80,52 +121,40 @@ def busy(n={n}):
 """
 
 
-def test_median_agrees_with_direct_perf_counter_within_5_percent(tmp_path):
-    """Measurement honesty: histbench's number for a loop of known cost is the loop's cost.
+def test_median_agrees_with_direct_perf_counter_within_10x(tmp_path):
+    """The same on the real clock, loosely: histbench's median for a ~0.1 ms loop (about
+    100 calls a sample once calibrated) against the loop timed directly in a process of
+    its own.
 
-    The direct measurement runs in its own process, like histbench's rounds, and both are
-    repeated so that a burst of machine noise can't decide the outcome alone.
+    Load slows a CPU-bound sample up to ~3x (the 90th percentile under bench/noise.py,
+    histbench/disturbance.py), on either side, so an honest ratio lies within [1/3, 3]
+    whatever the machine does; the 10x bound cannot fail from noise and still catches a
+    wrong clock, unit or loop count (off by ~100x here; the exact figure is checked above).
     """
-    n = 200_000
     (tmp_path / "benchmarks").mkdir()
     (tmp_path / "benchmarks" / "b.py").write_text(
-        BUSY.format(n=n) + "\ndef time_busy():\n    busy()\n")
+        BUSY.format(n=2_000) + "\ndef time_busy():\n    busy()\n")
     module_file = str(tmp_path / "benchmarks" / "b.py")
     direct_code = textwrap.dedent(f"""
         import importlib.util, statistics, time
         spec = importlib.util.spec_from_file_location("b", {module_file!r})
         b = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(b)
-        b.time_busy()
         samples = []
         for _ in range(15):
-            t0 = time.perf_counter(); b.time_busy(); samples.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            for _ in range(100):
+                b.time_busy()
+            samples.append((time.perf_counter() - t0) / 100)
         print(statistics.median(samples))
     """)
-
-    def direct_once() -> float:
-        runs = [float(subprocess.run([sys.executable, "-c", direct_code],
-                                     capture_output=True, text=True, check=True).stdout)
-                for _ in range(2)]
-        return statistics.median(runs)
-
-    # Judge only attempts where the machine held still: the direct measurements taken
-    # before and after histbench's must agree within 5% themselves.
-    quiet, noisy = [], []
-    for _attempt in range(6):
-        before = direct_once()
-        proc = histbench("dev", "--json", cwd=tmp_path)
-        assert proc.returncode == 0, proc.stderr
-        ours = json.loads(proc.stdout)["results"][0]["stats"]["median"]
-        after = direct_once()
-        direct = (before + after) / 2
-        (quiet if abs(before / after - 1) <= 0.05 else noisy).append(ours / direct)
-        if quiet and abs(quiet[-1] - 1) <= 0.05:
-            break
-        time.sleep(1)
-    if not any(abs(r - 1) <= 0.05 for r in quiet):
-        fail_unless_noisy(f"histbench/direct ratios {quiet} (quiet attempts), {noisy} "
-                          "(noisy attempts): not within 5%", limit=1.05)
+    direct = float(subprocess.run([sys.executable, "-c", direct_code], capture_output=True,
+                                  text=True, check=True).stdout)
+    proc = histbench("dev", "--json", "--rounds", "2", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    [result] = json.loads(proc.stdout)["results"]
+    assert result["number"] >= 10
+    assert 0.1 < result["stats"]["median"] / direct < 10, (result["stats"]["median"], direct)
 
 
 @pytest.mark.parametrize("args", [["dev", "-b", "("]])

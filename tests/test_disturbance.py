@@ -239,3 +239,18 @@ def test_the_rule_can_be_turned_off_in_the_config(tmp_path):
     path.write_text(json.dumps({"project": "p", "reject_disturbed": "no"}))
     with pytest.raises(HistbenchError, match="reject_disturbed' must be true or false"):
         load_config(path)
+
+
+def test_samples_too_short_for_a_cpu_share_are_judged_by_the_references_alone(tmp_path):
+    assert disturbance.typical_share([None, 0.5, None]) == 0.5
+    assert disturbance.disturbed([1e-3] * 3, [None, 0.95], 1e-3) == [False, False]
+    assert disturbance.disturbed([1e-3, 5e-3, 1e-3], [None, None], 1e-3) == [True, True]
+    bench = tmp_path / "benchmarks"
+    bench.mkdir()
+    (bench / "bench_tiny.py").write_text("number = 1\nrepeat = 6\n\n\ndef time_tiny():\n"
+                                         "    return 1 + 1\n")
+    suite = discover(sys.executable, bench)
+    penv = ProcessEnv(python=sys.executable, benchmark_dir=bench, workdir=tmp_path)
+    [tiny] = run_suite(penv, suite.benchmarks, Settings(rounds=1))
+    assert tiny.process_cpu_shares == [[None] * len(tiny.measured_samples[0])]
+    assert tiny.stats.n >= 1 and len(tiny.process_references[0]) == tiny.disturbance.samples + 1

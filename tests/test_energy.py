@@ -47,7 +47,11 @@ def test_rapl_counter_gives_joules_per_call(tmp_path):
 
 
 def test_counter_wraparound(tmp_path):
-    wrap = 1_000_000
+    # The counter starts 5 calls short of wrapping and must wrap only once in a round: its
+    # range is a million times what a round can spend (1 mJ a call, ~10 us or more a call,
+    # the 60 s timeout: at most ~6e6 calls, 6e9 uJ). A smaller range wrapped twice when
+    # the round kept sampling through a burst of machine load, and read 1/13 of the energy.
+    wrap = 10**16
     counter = fake_powercap(tmp_path / "powercap", start=wrap - 5_000, wrap=wrap)
 
     # The fake adds without wrapping; make the file wrap like the hardware does.

@@ -39,6 +39,10 @@ def _measure(func, n: int = 8) -> list[float]:
 
 
 def test_instant_model_is_hugely_and_significantly_faster_than_a_sleeping_one():
+    # Real timings, but no load can break the bounds: the sleep lasts >= 10 ms whatever
+    # happens, and the ~1 us sum would need to run 100x slower in at least 4 of its 8
+    # samples, i.e. be preempted in each (p ~ C(8,4) (1 us / 4 ms tick)^4 ~ 3e-13), not
+    # just run 2-3x slower as a burst of machine load makes it.
     slow = _measure(lambda: time.sleep(0.01))
     fast = _measure(lambda: sum(range(10)))
     s = speedup(slow, fast)

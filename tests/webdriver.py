@@ -9,8 +9,8 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -37,26 +37,32 @@ def find_browser() -> tuple[str | None, str | None]:
     return chromium, shutil.which(os.environ.get("HISTBENCH_CHROMEDRIVER", "chromedriver"))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+STARTED = re.compile(r"started successfully on port (\d+)")
 
 
 class Browser:
     """One headless Chromium session; ``close()`` quits it and stops chromedriver."""
 
-    def __init__(self, chromium: str, chromedriver: str, profile: Path, timeout: float = 30):
-        port = _free_port()
-        self.base = f"http://127.0.0.1:{port}"
-        self.session = ""
-        self.proc = subprocess.Popen([chromedriver, f"--port={port}"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    def __init__(self, chromium: str, chromedriver: str, profile: Path, timeout: float = 60):
+        self.session, self.base = "", ""
+        # chromedriver picks a free port itself (--port=0) and names it on stdout: choosing
+        # one here and passing it on would race with any other process binding ports.
+        self.log = profile.parent / f"{profile.name}-chromedriver.log"
+        with open(self.log, "wb") as out:
+            self.proc = subprocess.Popen([chromedriver, "--port=0"], stdout=out,
+                                         stderr=subprocess.STDOUT)
         try:
             deadline = time.monotonic() + timeout
-            while not self._ready():
+            port = None
+            while port is None or not self._ready():
                 if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"chromedriver did not start on port {port}")
+                    raise RuntimeError(f"chromedriver did not start: {self.log.read_text()}")
+                if port is None:
+                    found = STARTED.search(self.log.read_text(errors="replace"))
+                    if found:
+                        port = int(found.group(1))
+                        self.base = f"http://127.0.0.1:{port}"
+                        continue
                 time.sleep(0.05)
             args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                     "--no-first-run", "--disable-background-networking",
@@ -83,7 +89,8 @@ class Browser:
         request = urllib.request.Request(self.base + path, data=data, method=method,
                                          headers={"Content-Type": "application/json"})
         try:
-            with urllib.request.urlopen(request, timeout=60) as r:
+            # Generous: on a loaded 2-core machine starting Chromium alone can take seconds.
+            with urllib.request.urlopen(request, timeout=180) as r:
                 return json.load(r)["value"]
         except urllib.error.HTTPError as e:
             try:
