@@ -242,12 +242,15 @@ class _Probe:
 
     def earlier(self, commits: list[CommitInfo], known: dict) -> list[dict]:
         """Earlier measurements that may stand as evidence (docs/api.md, "Bisect")."""
+        from histbench import machine as machines
         from histbench.bisect import earlier_batches
         from histbench.runner import Runner, RunOptions
 
+        # The machine and the environment the probes will be measured on, named as the
+        # runner names them.
         runner = Runner(self.config, RunOptions(range_spec="", commits=[]))
         env = runner.environments()[0].name
-        machine = self.machine or _this_machine()
+        machine = machines.collect(self.machine).name
         found = []
         for c in commits:
             path = results.result_path(self.config.results_dir, machine, c.hash, env)
@@ -259,12 +262,6 @@ class _Probe:
             if r is not None:
                 found.append((c.hash, r))
         return earlier_batches(found, known[self.target])
-
-
-def _this_machine() -> str:
-    from histbench import machine
-
-    return machine.collect(None).name
 
 
 def _median_of(groups: list[list[float]]) -> str:

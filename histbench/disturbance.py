@@ -106,6 +106,20 @@ def normalised(samples: Sequence[float], references: Sequence[float], level: flo
     return out
 
 
+def beside(references: Sequence[float], i: int) -> float:
+    """The slower of the two references around sample ``i``: how slow the machine was."""
+    return max(references[i], references[i + 1])
+
+
+def sample_disturbed(slower_reference: float | None, share: float | None,
+                     level: float | None, typical: float, *, tolerance: float = TOLERANCE,
+                     min_share: float = MIN_CPU_SHARE) -> bool:
+    """The rule for one sample: a slow machine beside it, or a lost share of the CPU."""
+    slow = bool(level) and slower_reference is not None and \
+        slower_reference > level * (1 + tolerance)
+    return slow or (share is not None and share < min_share * typical)
+
+
 def disturbed(references: Sequence[float], cpu_shares: Sequence[float | None],
               level: float | None, typical: float | None = None, *,
               tolerance: float = TOLERANCE,
@@ -123,11 +137,7 @@ def disturbed(references: Sequence[float], cpu_shares: Sequence[float | None],
     n = len(cpu_shares)
     if typical is None:
         typical = typical_share(cpu_shares)
-    out = []
-    for i in range(n):
-        slow = False
-        if level and len(references) == n + 1:
-            slow = max(references[i], references[i + 1]) > level * (1 + tolerance)
-        share = cpu_shares[i]
-        out.append(slow or (share is not None and share < min_share * typical))
-    return out
+    bracketed = len(references) == n + 1
+    return [sample_disturbed(beside(references, i) if bracketed else None, cpu_shares[i],
+                             level, typical, tolerance=tolerance, min_share=min_share)
+            for i in range(n)]

@@ -420,7 +420,7 @@ def _slowdowns(outs: list[Outcome], level: float | None) -> list[float]:
     quiet level."""
     if not level:
         return []
-    return [max(o.references[i], o.references[i + 1]) / level
+    return [disturbance.beside(o.references, i) / level
             for o in outs if len(o.references) == len(o.samples) + 1
             for i in range(len(o.samples))]
 

@@ -432,12 +432,12 @@ def measure_time(inst: _Instance, cfg: dict) -> tuple[list[float], int, dict]:
     gauge = _Gauge(cfg.get("gauge") or {})
     start = timer()
     while gauge.wants_more(lo, hi, budget, timer() - start):
-        cpu = time.process_time()
+        meter.begin()
         elapsed = _timed(inst.func, inst.args, number, timer)
-        share = (time.process_time() - cpu) / elapsed if elapsed >= _rule.MIN_SHARE_SECONDS \
+        cpu = meter.end()
+        share = cpu / elapsed if elapsed >= _rule.MIN_SHARE_SECONDS \
             else None  # too short to tell: the timers' own cost dominates
         gauge.record(elapsed / number, share, elapsed)
-        meter.tick()
     energy = meter.per_call(len(gauge.samples) * number)
     extra = {"energy": energy} if energy else {}
     if gauge.enabled:
@@ -468,6 +468,7 @@ class _Gauge:
             self.references.append(_rule.reference_seconds(time.perf_counter))
         self.clean = 0
         self.disturbed_time = 0.0
+        self.best_share = 0.0  # the typical share of disturbance.typical_share, so far
 
     def wants_more(self, lo: int, hi: int, budget: float, elapsed: float) -> bool:
         if not self.enabled:
@@ -483,8 +484,11 @@ class _Gauge:
         if not self.enabled:
             return
         self.references.append(_rule.reference_seconds(time.perf_counter))
+        if cpu_share is not None:
+            self.best_share = max(self.best_share, cpu_share)
         level = _rule.quiet_level(self.references, self.level)
-        if _rule.disturbed(self.references, self.cpu_shares, level)[-1]:
+        slower = _rule.beside(self.references, len(self.samples) - 1)
+        if _rule.sample_disturbed(slower, cpu_share, level, self.best_share):
             self.disturbed_time += elapsed
         else:
             self.clean += 1
@@ -505,20 +509,30 @@ class EnergyMeter:
         root = cfg.get("powercap_root") or "/sys/class/powercap"
         self.watts = float(cfg.get("watts_per_core") or 10.0)
         self.zones = self._packages(root)
-        self.last_uj = self._read()
-        self.total_uj = 0 if self.last_uj is not None else None
-        self.start_cpu = time.process_time()
+        self.total_uj: int | None = 0 if self.zones else None
+        self.cpu_seconds = 0.0
+        self.mark_uj: list[int] | None = None
+        self.mark_cpu = 0.0
 
-    def tick(self) -> None:
-        """Add what the counters moved since the last reading: read after every sample, so
-        a round that waits out a burst cannot let a counter wrap twice unseen."""
+    def begin(self) -> None:
+        """Before a sample: only the samples' energy is counted, not the reference loop
+        timed between them."""
+        self.mark_uj = self._read()
+        self.mark_cpu = time.process_time()
+
+    def end(self) -> float:
+        """After a sample: add what it spent; returns its CPU seconds (for its CPU share).
+        Counters are read around every sample, so one that wraps during a long round is
+        seen to wrap each time."""
+        cpu = time.process_time() - self.mark_cpu
+        self.cpu_seconds += cpu
         now = self._read()
-        if now is None or self.last_uj is None or self.total_uj is None:
+        if now is None or self.mark_uj is None or self.total_uj is None:
             self.total_uj = None
-            return
-        for (_, wrap), a, b in zip(self.zones, self.last_uj, now):  # noqa: B905 (py<3.10)
+            return cpu
+        for (_, wrap), a, b in zip(self.zones, self.mark_uj, now):  # noqa: B905 (py<3.10)
             self.total_uj += b - a if b >= a else b + wrap - a  # the counter wrapped
-        self.last_uj = now
+        return cpu
 
     @staticmethod
     def _packages(root: str) -> list[tuple[str, int]]:
@@ -556,12 +570,11 @@ class EnergyMeter:
     def per_call(self, calls: int) -> dict | None:
         if calls <= 0:
             return None
-        self.tick()
         if self.total_uj is not None:
             return {"joules_per_call": self.total_uj / 1e6 / calls, "source": "rapl",
                     "estimated": False}
-        cpu = time.process_time() - self.start_cpu
-        return {"joules_per_call": cpu * self.watts / calls, "source": "cpu-time estimate",
+        return {"joules_per_call": self.cpu_seconds * self.watts / calls,
+                "source": "cpu-time estimate",
                 "estimated": True, "watts_per_core": self.watts}
 
 

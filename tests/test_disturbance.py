@@ -254,3 +254,22 @@ def test_samples_too_short_for_a_cpu_share_are_judged_by_the_references_alone(tm
     [tiny] = run_suite(penv, suite.benchmarks, Settings(rounds=1))
     assert tiny.process_cpu_shares == [[None] * len(tiny.measured_samples[0])]
     assert tiny.stats.n >= 1 and len(tiny.process_references[0]) == tiny.disturbance.samples + 1
+
+
+def test_the_energy_estimate_counts_the_samples_not_the_reference_loop(tmp_path):
+    """CPU time never exceeds wall time in one thread, so an estimate from the samples'
+    own CPU time is at most their wall time times the watts; the reference loop timed
+    between samples (a tenth as long again) must not be in it."""
+    bench = tmp_path / "benchmarks"
+    bench.mkdir()
+    (bench / "bench_loop.py").write_text("def time_loop():\n    x = 0\n"
+                                         "    for i in range(20_000):\n        x += i\n")
+    suite = discover(sys.executable, bench)
+    penv = ProcessEnv(python=sys.executable, benchmark_dir=bench, workdir=tmp_path)
+    settings = Settings(rounds=2, energy={"powercap_root": str(tmp_path / "none"),
+                                          "watts_per_core": 10.0})
+    [r] = run_suite(penv, suite.benchmarks, settings)
+    energy = r.extra["energy"]
+    assert energy["estimated"] is True
+    for joules, measured in zip(energy["per_process"], r.measured_samples, strict=True):
+        assert 0 < joules / 10.0 <= 1.001 * sum(measured) / len(measured)
