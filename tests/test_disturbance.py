@@ -100,15 +100,21 @@ def track_constant():
 """
 
 
-@pytest.fixture
-def blocky_results(tmp_path):
+def measure(tmp_path: Path, module: str, source: str, settings: Settings
+            ) -> list[BenchmarkResult]:
+    """Run a one-file suite written into ``tmp_path`` with the real worker."""
     bench = tmp_path / "benchmarks"
     bench.mkdir()
     (bench / "__init__.py").write_text("")
-    (bench / "bench_blocky.py").write_text(BLOCKY)
+    (bench / f"{module}.py").write_text(source)
     suite = discover(sys.executable, bench)
     penv = ProcessEnv(python=sys.executable, benchmark_dir=bench, workdir=tmp_path)
-    return run_suite(penv, suite.benchmarks, Settings(rounds=2))
+    return run_suite(penv, suite.benchmarks, settings)
+
+
+@pytest.fixture
+def blocky_results(tmp_path):
+    return measure(tmp_path, "bench_blocky", BLOCKY, Settings(rounds=2))
 
 
 def test_samples_that_lost_the_cpu_are_set_aside_and_kept(blocky_results):
@@ -140,12 +146,8 @@ def test_samples_that_lost_the_cpu_are_set_aside_and_kept(blocky_results):
 
 
 def test_keep_disturbed_counts_every_sample(tmp_path):
-    bench = tmp_path / "benchmarks"
-    bench.mkdir()
-    (bench / "bench_blocky.py").write_text(BLOCKY)
-    suite = discover(sys.executable, bench)
-    penv = ProcessEnv(python=sys.executable, benchmark_dir=bench, workdir=tmp_path)
-    [timed, _] = run_suite(penv, suite.benchmarks, Settings(rounds=1, reject_disturbed=False))
+    [timed, _] = measure(tmp_path, "bench_blocky", BLOCKY,
+                         Settings(rounds=1, reject_disturbed=False))
     assert timed.disturbance is None and len(timed.samples) == 9
     assert sum(v >= 0.02 for v in timed.samples) == 3  # calls 3, 6 and 9 slept
 
@@ -245,13 +247,8 @@ def test_samples_too_short_for_a_cpu_share_are_judged_by_the_references_alone(tm
     assert disturbance.typical_share([None, 0.5, None]) == 0.5
     assert disturbance.disturbed([1e-3] * 3, [None, 0.95], 1e-3) == [False, False]
     assert disturbance.disturbed([1e-3, 5e-3, 1e-3], [None, None], 1e-3) == [True, True]
-    bench = tmp_path / "benchmarks"
-    bench.mkdir()
-    (bench / "bench_tiny.py").write_text("number = 1\nrepeat = 6\n\n\ndef time_tiny():\n"
-                                         "    return 1 + 1\n")
-    suite = discover(sys.executable, bench)
-    penv = ProcessEnv(python=sys.executable, benchmark_dir=bench, workdir=tmp_path)
-    [tiny] = run_suite(penv, suite.benchmarks, Settings(rounds=1))
+    [tiny] = measure(tmp_path, "bench_tiny", "number = 1\nrepeat = 6\n\n\ndef time_tiny():\n"
+                     "    return 1 + 1\n", Settings(rounds=1))
     assert tiny.process_cpu_shares == [[None] * len(tiny.measured_samples[0])]
     assert tiny.stats.n >= 1 and len(tiny.process_references[0]) == tiny.disturbance.samples + 1
 
@@ -260,15 +257,10 @@ def test_the_energy_estimate_counts_the_samples_not_the_reference_loop(tmp_path)
     """CPU time never exceeds wall time in one thread, so an estimate from the samples'
     own CPU time is at most their wall time times the watts; the reference loop timed
     between samples (a tenth as long again) must not be in it."""
-    bench = tmp_path / "benchmarks"
-    bench.mkdir()
-    (bench / "bench_loop.py").write_text("def time_loop():\n    x = 0\n"
-                                         "    for i in range(20_000):\n        x += i\n")
-    suite = discover(sys.executable, bench)
-    penv = ProcessEnv(python=sys.executable, benchmark_dir=bench, workdir=tmp_path)
     settings = Settings(rounds=2, energy={"powercap_root": str(tmp_path / "none"),
                                           "watts_per_core": 10.0})
-    [r] = run_suite(penv, suite.benchmarks, settings)
+    [r] = measure(tmp_path, "bench_loop", "def time_loop():\n    x = 0\n"
+                  "    for i in range(20_000):\n        x += i\n", settings)
     energy = r.extra["energy"]
     assert energy["estimated"] is True
     for joules, measured in zip(energy["per_process"], r.measured_samples, strict=True):
