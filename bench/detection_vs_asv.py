@@ -77,7 +77,7 @@ from detection_corpora import (  # noqa: E402
     make_corpus,
 )
 
-from histbench.detect import detect_steps  # noqa: E402
+from histbench.analysis.steps import detect_steps  # noqa: E402
 
 __all__ = ["commit_samples"]  # the tests of the detector draw their noise from it
 

@@ -28,9 +28,9 @@ from pathlib import Path
 
 from noise import Injector
 
-from histbench import disturbance
-from histbench.execute import ProcessEnv, QuietLevel, Settings, run_suite
-from histbench.suite import discover
+from histbench.measure import disturbance
+from histbench.run.rounds import ProcessEnv, QuietLevel, Settings, run_suite
+from histbench.run.suite import discover
 
 BENCHMARK = """
 def time_loop():

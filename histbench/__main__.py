@@ -1,5 +1,5 @@
 import sys
 
-from histbench.cli import main
+from histbench.cli.main import main
 
 sys.exit(main())

@@ -12,14 +12,15 @@ import pytest
 from conftest import FAST_ATTRS
 from toyrepo import ToyCommit, make_repo
 
-from histbench import cli_analysis, results
-from histbench.bisect import bisect
-from histbench.compare import Row, compare_runs, has_regression
-from histbench.config import load_config
-from histbench.errors import HistbenchError
-from histbench.regressions import find_changes
-from histbench.results import CommitInfo
-from histbench.stats import minimum_detectable_effect
+from histbench.analysis.bisect import bisect
+from histbench.analysis.changes import find_changes
+from histbench.analysis.run_diff import Row, compare_runs, has_regression
+from histbench.analysis.two_sample import minimum_detectable_effect
+from histbench.cli import analysis_commands as cli_analysis
+from histbench.core.config import load_config
+from histbench.core.errors import HistbenchError
+from histbench.store import results
+from histbench.store.results import CommitInfo
 
 
 def histbench(repo: Path, *args: str) -> subprocess.CompletedProcess:

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from conftest import shared_django_results
 
-from histbench import results
-from histbench.asv_import import import_asv
-from histbench.history import load_history
+from histbench.analysis.series import load_history
+from histbench.store import results
+from histbench.store.asv_import import import_asv
 
 NAME = "form_benchmarks.form_clean.benchmark.FormClean.time_form_clean"
 

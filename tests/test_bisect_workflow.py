@@ -22,10 +22,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from toyrepo import ToyCommit, make_repo
 
-from histbench.bisect import bisect, earlier_batches
-from histbench.errors import HistbenchError
-from histbench.pick import matching, pick_one, shell_quote, split_call
-from histbench.results import BenchmarkResult, CommitInfo
+from histbench.analysis.bisect import bisect, earlier_batches
+from histbench.analysis.name_match import matching, pick_one, shell_quote, split_call
+from histbench.core.errors import HistbenchError
+from histbench.store.results import BenchmarkResult, CommitInfo
 
 STEP_AT = 15
 

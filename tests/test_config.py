@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from histbench.cli import main
-from histbench.config import find_config, load_config
-from histbench.errors import HistbenchError
+from histbench.cli.main import main
+from histbench.core.config import find_config, load_config
+from histbench.core.errors import HistbenchError
 
 ROOT = Path(__file__).parent.parent
 
@@ -89,7 +89,7 @@ def test_cli_reports_config_error_in_one_line(tmp_path, capsys):
 
 
 def test_every_key_is_documented():
-    from histbench.config import _SCHEMA
+    from histbench.core.config import _SCHEMA
 
     doc = (ROOT / "docs" / "config.md").read_text()
     missing = [key for key in _SCHEMA if f"`{key}`" not in doc]

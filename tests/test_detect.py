@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from histbench.detect import Step, detect_steps
-from histbench.errors import HistbenchError
+from histbench.analysis.steps import Step, detect_steps
+from histbench.core.errors import HistbenchError
 
 NOISES = ("gauss1", "gauss3", "lognormal", "outliers", "jitter", "drift")
 
@@ -219,7 +219,8 @@ def test_step_to_dict():
 
 
 def test_analysis_layer_imports_nothing_but_numpy_scipy_stdlib_and_errors():
-    tree = ast.parse((Path(__file__).parent.parent / "histbench" / "detect.py").read_text())
+    steps = Path(__file__).parent.parent / "histbench" / "analysis" / "steps.py"
+    tree = ast.parse(steps.read_text())
     imported = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -229,7 +230,7 @@ def test_analysis_layer_imports_nothing_but_numpy_scipy_stdlib_and_errors():
     third_party = {m for m in imported if m.split(".")[0] not in
                    {"__future__", "heapq", "itertools", "math", "collections", "dataclasses",
                     "typing", "numpy", "scipy"}}
-    assert third_party == {"histbench.errors"}
+    assert third_party == {"histbench.core.errors"}
 
 
 commit = st.lists(st.floats(min_value=1e-6, max_value=1e6), max_size=6)

@@ -20,12 +20,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from toyrepo import ToyCommit
 
-from histbench import disturbance
-from histbench.compare import compare_runs
-from histbench.errors import HistbenchError
-from histbench.execute import ProcessEnv, Settings, run_suite
-from histbench.results import BenchmarkResult, Disturbance, RunResults
-from histbench.suite import discover
+from histbench.analysis.run_diff import compare_runs
+from histbench.core.errors import HistbenchError
+from histbench.measure import disturbance
+from histbench.run.rounds import ProcessEnv, Settings, run_suite
+from histbench.run.suite import discover
+from histbench.store.results import BenchmarkResult, Disturbance, RunResults
 
 BENCH_DIR = Path(__file__).resolve().parent.parent / "bench"
 readings = st.floats(min_value=1e-4, max_value=1e-2, allow_nan=False)
@@ -172,7 +172,7 @@ def test_a_side_without_one_quiet_sample_gets_no_verdict(fallback):
 
 
 def test_disturbance_round_trips_through_the_result_file(blocky_results, tmp_path):
-    from histbench import results
+    from histbench.store import results
 
     run = RunResults(machine="m", env_name="e", results=blocky_results,
                      commit=results.CommitInfo(hash="a" * 40))
@@ -233,7 +233,7 @@ def test_the_injector_runs_a_command_beside_the_load(tmp_path):
 
 
 def test_the_rule_can_be_turned_off_in_the_config(tmp_path):
-    from histbench.config import load_config
+    from histbench.core.config import load_config
 
     path = tmp_path / "histbench.json"
     path.write_text(json.dumps({"project": "p", "reject_disturbed": False}))

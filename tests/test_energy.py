@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from histbench.execute import ProcessEnv, Settings, run_suite
-from histbench.suite import discover
+from histbench.run.rounds import ProcessEnv, Settings, run_suite
+from histbench.run.suite import discover
 
 SUITE = Path(__file__).parent / "suites" / "energy"
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from histbench import machine
-from histbench.errors import HistbenchError
-from histbench.machine import MachineRecord
+from histbench.core.errors import HistbenchError
+from histbench.store import machine
+from histbench.store.machine import MachineRecord
 
 CPUINFO = """\
 processor\t: 0

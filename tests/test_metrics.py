@@ -12,8 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from histbench.machine import MachineRecord
-from histbench.metrics import (
+from histbench.analysis.metrics import (
     Speedup,
     accuracy_delta,
     compression_ratio,
@@ -23,8 +22,9 @@ from histbench.metrics import (
     speedup,
     unfair,
 )
-from histbench.results import BenchmarkResult, RunResults
-from histbench.stats import compare
+from histbench.analysis.two_sample import compare
+from histbench.store.machine import MachineRecord
+from histbench.store.results import BenchmarkResult, RunResults
 
 # --------------------------------------------------------------------------- speedup
 

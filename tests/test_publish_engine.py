@@ -13,14 +13,14 @@ import pytest
 from conftest import shared_django_results
 from markupsafe import Markup
 
-from histbench.asv_import import import_asv
-from histbench.commit_rows import _row
-from histbench.config import load_config
-from histbench.errors import HistbenchError
-from histbench.publish import Publisher
-from histbench.results import iter_result_files
-from histbench.site_model import ResultCache, SeriesData, condense_file
-from histbench.sparklines import sparkline
+from histbench.core.config import load_config
+from histbench.core.errors import HistbenchError
+from histbench.site.commit_rows import _row
+from histbench.site.model import ResultCache, SeriesData, condense_file
+from histbench.site.publisher import Publisher
+from histbench.site.sparklines import sparkline
+from histbench.store.asv_import import import_asv
+from histbench.store.results import iter_result_files
 
 COMMITS = 30
 
@@ -71,7 +71,7 @@ def test_workers_write_the_same_site_as_one_process(django, tmp_path):
 def test_second_publish_reads_no_result_file_again(django, tmp_path, monkeypatch):
     config = _config(django)
     Publisher(config, tmp_path / "html", jobs=1).publish()
-    from histbench import site_model
+    from histbench.site import model as site_model
 
     def refuse(path):
         raise AssertionError(f"{path} parsed again")
@@ -153,7 +153,7 @@ def test_sparkline_draws_at_most_a_point_per_pixel():
 @pytest.mark.parametrize(("low", "high"), [(0.1, 0.93), (0.0, 1.04), (3.0, 7.2), (-2.5, 4.1),
                                            (0.0, 0.0), (2e-7, 3e-7), (12.0, 1234.5)])
 def test_y_limits_cover_the_data_from_zero_on_the_locators_ticks(low, high):
-    from histbench.plots import y_limits
+    from histbench.site.plots import y_limits
 
     bottom, top = y_limits(low, high)
     assert bottom <= min(0.0, low) and top >= high and top > bottom

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from histbench import results
-from histbench.results import BenchmarkResult, CommitInfo, RunResults
+from histbench.store import results
+from histbench.store.results import BenchmarkResult, CommitInfo, RunResults
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "ml_variants"
 

@@ -7,9 +7,9 @@ import math
 
 import pytest
 
-from histbench import results
-from histbench.errors import HistbenchError
-from histbench.results import BenchmarkResult, CommitInfo, RunResults
+from histbench.core.errors import HistbenchError
+from histbench.store import results
+from histbench.store.results import BenchmarkResult, CommitInfo, RunResults
 
 
 def make_run(n_results: int = 3) -> RunResults:

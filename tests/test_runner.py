@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from toyrepo import ToyCommit, git
 
-from histbench import results
-from histbench.config import load_config
-from histbench.gitrepo import Repo, resolve_range, shard, spaced
+from histbench.core.config import load_config
+from histbench.run.git import Repo, resolve_range, shard, spaced
+from histbench.store import results
 
 
 def histbench(repo: Path, *args: str, **kw) -> subprocess.CompletedProcess:
@@ -133,7 +133,7 @@ def test_interleaved_rounds(toy_repo):
 
 
 def test_lock_stops_a_second_writer(toy_repo):
-    from histbench.runner import results_lock
+    from histbench.run.history_runner import results_lock
 
     repo, _ = toy_repo([ToyCommit()])
     with results_lock(repo / "results"):
@@ -294,7 +294,7 @@ def test_uv_environments(toy_repo):
 def test_progress_bar_on_a_terminal_and_plain_lines_in_ci():
     import io
 
-    from histbench.progress import Progress
+    from histbench.run.progress import Progress
 
     live = io.StringIO()
     bar = Progress(4, live, live=True)

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
-from histbench.stats import compare, minimum_detectable_effect
+from histbench.analysis.two_sample import compare, minimum_detectable_effect
 
 
 def test_clear_change_is_significant_with_ratio_interval():

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from histbench.summary import Summary, median_interval, summarize, t_interval
+from histbench.store.samples import Summary, median_interval, summarize, t_interval
 
 FLOAT_MAX = float(np.finfo(np.float64).max)
 

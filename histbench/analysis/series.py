@@ -1,0 +1,174 @@
+"""A machine's results as history: commits in order, one series per benchmark.
+
+Analysis and the site both need "this benchmark, commit by commit"; building it in one place
+keeps the rules in one place too: a commit without a result is a gap, never a zero; a
+failed or skipped benchmark is marked as such; and results measured with another version of
+the benchmark are not part of the series (they measured different code).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from histbench.core.errors import HistbenchError
+from histbench.store import results
+from histbench.store.results import BenchmarkResult, CommitInfo, RunResults, label_of
+
+Key = tuple[str, tuple[tuple[str, str], ...]]
+
+
+@dataclass
+class Point:
+    """One commit of one series. ``status``: ok, failed, skipped, missing, build-failed,
+    other-version."""
+
+    commit: CommitInfo
+    status: str
+    result: BenchmarkResult | None = None
+
+    @property
+    def samples(self) -> list[float]:
+        return self.result.samples if self.result and self.status == "ok" else []
+
+    @property
+    def groups(self) -> list[list[float]]:
+        return self.result.process_samples if self.result and self.status == "ok" else []
+
+
+@dataclass
+class SeriesInfo:
+    """What identifies a series and how to read it (shared by the site's own series)."""
+
+    key: Key
+    name: str
+    params: dict[str, str]
+    kind: str
+    unit: str
+    version: str
+    higher_is_better: bool
+
+    @property
+    def label(self) -> str:
+        return label_of(self.name, self.params)
+
+
+@dataclass
+class Series(SeriesInfo):
+    points: list[Point] = field(default_factory=list)
+
+    def samples(self) -> list[list[float]]:
+        """Per commit, the raw samples (empty where there is no usable data)."""
+        return [p.samples for p in self.points]
+
+
+@dataclass
+class History:
+    machine: str
+    env_name: str
+    commits: list[CommitInfo]
+    runs: dict[str, RunResults]
+    series: dict[Key, Series]
+
+    def index_of(self, sha: str) -> int:
+        for i, c in enumerate(self.commits):
+            if c.hash.startswith(sha):
+                return i
+        raise HistbenchError(f"commit {sha[:12]} has no results on machine {self.machine}")
+
+
+def machines(results_dir: Path) -> list[str]:
+    return sorted(p.name for p in Path(results_dir).iterdir()
+                  if p.is_dir() and results.iter_result_files(results_dir, p.name)) \
+        if Path(results_dir).is_dir() else []
+
+
+def pick_machine(results_dir: Path, wanted: str | None) -> str:
+    """The machine to analyse: the one asked for, or the only one there is."""
+    found = machines(results_dir)
+    if wanted:
+        if wanted not in found:
+            raise HistbenchError(f"{results_dir}: no results for machine {wanted!r} "
+                                 f"(have: {', '.join(found) or 'none'})")
+        return wanted
+    if not found:
+        raise HistbenchError(f"{results_dir}: no results yet (run `histbench run` first)")
+    if len(found) > 1:
+        raise HistbenchError(f"{results_dir}: results of several machines "
+                             f"({', '.join(found)}); choose one with --machine")
+    return found[0]
+
+
+def load_history(results_dir: Path, machine: str, *, env_name: str | None = None,
+                 order: list[str] | None = None) -> History:
+    """``order``: full hashes in history order (first-parent, oldest first); commits with
+    results that are not in it are placed by date."""
+    runs = results.load_machine_results(results_dir, machine)
+    if not runs:
+        raise HistbenchError(f"{results_dir}/{machine}: no result files")
+    envs = Counter(r.env_name for r in runs)
+    env = env_name or envs.most_common(1)[0][0]
+    if env not in envs:
+        raise HistbenchError(f"no results for environment {env!r} on {machine} "
+                             f"(have: {', '.join(sorted(envs))})")
+    by_hash = {r.commit.hash: r for r in runs if r.env_name == env and r.commit}
+    commits = order_commits([r.commit for r in by_hash.values()], order)
+    return History(machine, env, commits, by_hash, build_series(commits, by_hash))
+
+
+def order_commits(commits: list[CommitInfo], order: list[str] | None) -> list[CommitInfo]:
+    rank = {h: i for i, h in enumerate(order or [])}
+    known = sorted((c for c in commits if c.hash in rank), key=lambda c: rank[c.hash])
+    others = sorted((c for c in commits if c.hash not in rank), key=lambda c: c.date)
+    if not known:
+        return others
+    merged = list(known)
+    for c in others:  # by date, between the ordered commits
+        pos = next((i for i, k in enumerate(merged) if k.date > c.date), len(merged))
+        merged.insert(pos, c)
+    return merged
+
+
+def build_series(commits: list[CommitInfo], runs: dict[str, RunResults]) -> dict[Key, Series]:
+    latest: dict[Key, BenchmarkResult] = {}
+    for c in commits:  # the newest result of each key defines the series' version
+        for r in runs[c.hash].results:
+            if r.status == "ok" or r.key not in latest:
+                latest[r.key] = r
+    series = {
+        key: Series(key=key, name=r.name, params=dict(r.params), kind=r.kind, unit=r.unit,
+                    version=r.version, higher_is_better=r.higher_is_better)
+        for key, r in latest.items()
+    }
+    for c in commits:
+        run = runs[c.hash]
+        found = run.by_key()
+        for key, s in series.items():
+            s.points.append(_point(c, run, found.get(key), s.version))
+    return series
+
+
+def point_status(build_failed: bool, status: str | None, version: str | None,
+                 series_version: str) -> str:
+    """What one commit is for a series: its result's status, or why it has none that
+    counts (the build failed, no result, another version of the benchmark)."""
+    if build_failed:
+        return "build-failed"
+    if status is None:
+        return "missing"
+    return status if version == series_version else "other-version"
+
+
+def _point(commit: CommitInfo, run: RunResults, result: BenchmarkResult | None,
+           version: str) -> Point:
+    status = point_status(run.build_failed, result and result.status,
+                          result and result.version, version)
+    return Point(commit, status, None if status == "build-failed" else result)
+
+
+def worse_factor(ratio: float, higher_is_better: bool) -> float:
+    """How many times worse B is than A (> 1 worse, < 1 better), whatever the direction."""
+    if higher_is_better:
+        return 1 / ratio if ratio > 0 else float("inf")
+    return ratio

@@ -1,0 +1,197 @@
+"""Loading and validating ``histbench.json``.
+
+A config mistake found an hour into a nightly run is expensive, so every key is checked up
+front against a typed schema and the first problem is reported as one line naming the file
+and the key.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from histbench.core.errors import HistbenchError
+
+CONFIG_NAME = "histbench.json"
+
+
+@dataclass
+class Config:
+    """The validated configuration; paths are absolute, resolved against the config's folder."""
+
+    path: Path
+    project: str
+    repo: str = "."
+    branches: list[str] = field(default_factory=lambda: ["HEAD"])
+    benchmark_dir: Path = Path("benchmarks")
+    results_dir: Path = Path("results")
+    html_dir: Path = Path("html")
+    env_dir: Path = Path(".histbench")
+    environment_type: str = "virtualenv"
+    build_command: list[str] = field(default_factory=list)
+    install_command: list[str] = field(default_factory=list)
+    pythons: list[str] = field(default_factory=list)
+    requirements: dict[str, str] = field(default_factory=dict)
+    show_commit_url: str = ""
+    default_timeout: float = 60.0
+    wheel_cache_size: int = 50
+    reject_disturbed: bool = True
+    thresholds: dict[str, float] = field(default_factory=dict)
+    watts_per_core: float = 10.0
+    powercap_root: str = "/sys/class/powercap"
+
+    @property
+    def energy(self) -> dict[str, object]:
+        """What the worker needs to measure (or estimate) energy."""
+        return {"watts_per_core": self.watts_per_core, "powercap_root": self.powercap_root}
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent
+
+    @property
+    def repo_path(self) -> Path:
+        """The repository as a local path (a URL repo is cloned under env_dir by the runner)."""
+        return Path(self.repo) if Path(self.repo).is_absolute() else self.root / self.repo
+
+    def threshold_for(self, name: str) -> float:
+        """Smallest relative change worth reporting for a benchmark: first matching regex."""
+        for pattern, value in self.thresholds.items():
+            if re.search(pattern, name):
+                return value
+        return 0.0
+
+
+# key -> (accepted JSON types, description used in errors)
+_SCHEMA: dict[str, tuple[tuple[type, ...], str]] = {
+    "version": ((int,), "an integer"),
+    "project": ((str,), "a string"),
+    "repo": ((str,), "a string"),
+    "branches": ((list,), "a list of strings"),
+    "benchmark_dir": ((str,), "a string"),
+    "results_dir": ((str,), "a string"),
+    "html_dir": ((str,), "a string"),
+    "env_dir": ((str,), "a string"),
+    "environment_type": ((str,), "a string"),
+    "build_command": ((list, str), "a list of strings or a string"),
+    "install_command": ((list, str), "a list of strings or a string"),
+    "pythons": ((list,), "a list of strings"),
+    "requirements": ((dict,), "an object of package: version-spec strings"),
+    "show_commit_url": ((str,), "a string"),
+    "default_timeout": ((int, float), "a number"),
+    "wheel_cache_size": ((int,), "an integer"),
+    "reject_disturbed": ((bool,), "true or false"),
+    "thresholds": ((dict,), "an object of regex: number"),
+    "watts_per_core": ((int, float), "a number"),
+    "powercap_root": ((str,), "a string"),
+}
+_ENVIRONMENT_TYPES = ("virtualenv", "uv")
+
+
+def find_config(start: Path | None = None) -> Path:
+    """The nearest histbench.json at or above ``start``, as git finds .git."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+    raise HistbenchError(f"no {CONFIG_NAME} found in {here} or any parent folder")
+
+
+def load_config(path: Path) -> Config:
+    path = Path(path).resolve()
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise HistbenchError(f"{path}: config file not found") from None
+    except OSError as exc:
+        raise HistbenchError(f"{path}: cannot read config ({exc.strerror})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise HistbenchError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    if not isinstance(data, dict):
+        raise HistbenchError(f"{path}: the config must be a JSON object")
+    return _build(path, data)
+
+
+def _build(path: Path, data: dict[str, Any]) -> Config:
+    def fail(key: str, why: str) -> HistbenchError:
+        return HistbenchError(f"{path}: key '{key}' {why}")
+
+    for key, value in data.items():
+        if key not in _SCHEMA:
+            raise fail(key, f"is not a known key (known: {', '.join(sorted(_SCHEMA))})")
+        types_, desc = _SCHEMA[key]
+        if (isinstance(value, bool) and bool not in types_) or not isinstance(value, types_):
+            raise fail(key, f"must be {desc}, got {type(value).__name__}")
+    if "project" not in data:
+        raise fail("project", "is required")
+    for key in ("branches", "pythons"):
+        if not all(isinstance(v, str) for v in data.get(key, [])):
+            raise fail(key, "must be a list of strings")
+    for key in ("build_command", "install_command"):
+        value = data.get(key, [])
+        if isinstance(value, list) and not all(isinstance(v, str) for v in value):
+            raise fail(key, "must be a list of strings or a string")
+    for name, spec in data.get("requirements", {}).items():
+        if not isinstance(spec, str):
+            raise fail("requirements", f"entry '{name}' must be a version-spec string")
+    thresholds = {}
+    for pattern, value in data.get("thresholds", {}).items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise fail("thresholds", f"entry '{pattern}' must be a non-negative number")
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise fail("thresholds", f"entry '{pattern}' is not a valid regex ({exc})") from None
+        thresholds[pattern] = float(value)
+    if data.get("environment_type", "virtualenv") not in _ENVIRONMENT_TYPES:
+        raise fail("environment_type", f"must be one of {', '.join(_ENVIRONMENT_TYPES)}")
+    if data.get("default_timeout", 60) <= 0:
+        raise fail("default_timeout", "must be positive")
+    if data.get("watts_per_core", 10) <= 0:
+        raise fail("watts_per_core", "must be positive")
+    if data.get("wheel_cache_size", 50) < 1:
+        raise fail("wheel_cache_size", "must be at least 1")
+    root = path.parent
+
+    def folder(key: str, default: str) -> Path:
+        value = Path(data.get(key, default))
+        return value if value.is_absolute() else root / value
+
+    def command(key: str) -> list[str]:
+        value = data.get(key, [])
+        return [value] if isinstance(value, str) else list(value)
+
+    return Config(
+        path=path,
+        project=data["project"],
+        repo=data.get("repo", "."),
+        branches=list(data.get("branches", ["HEAD"])) or ["HEAD"],
+        benchmark_dir=folder("benchmark_dir", "benchmarks"),
+        results_dir=folder("results_dir", "results"),
+        html_dir=folder("html_dir", "html"),
+        env_dir=folder("env_dir", ".histbench"),
+        environment_type=data.get("environment_type", "virtualenv"),
+        build_command=command("build_command"),
+        install_command=command("install_command"),
+        pythons=list(data.get("pythons", [])) or [f"{sys.version_info[0]}.{sys.version_info[1]}"],
+        requirements=dict(data.get("requirements", {})),
+        show_commit_url=data.get("show_commit_url", ""),
+        default_timeout=float(data.get("default_timeout", 60)),
+        wheel_cache_size=int(data.get("wheel_cache_size", 50)),
+        reject_disturbed=bool(data.get("reject_disturbed", True)),
+        thresholds=thresholds,
+        watts_per_core=float(data.get("watts_per_core", 10.0)),
+        powercap_root=data.get("powercap_root", "/sys/class/powercap"),
+    )
+
+
+def default_config(root: Path) -> Config:
+    """For `histbench dev` in a folder without a config: benchmarks/ next to the cwd."""
+    return _build((root / CONFIG_NAME).resolve(), {"project": root.resolve().name})

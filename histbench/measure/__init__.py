@@ -1,0 +1,8 @@
+"""What runs inside a benchmark's environment, started by path: standard library only, since
+it must work under whatever Python and packages an old commit had."""
+
+from pathlib import Path
+
+_HERE = Path(__file__).parent
+WORKER_SCRIPT = _HERE / "worker.py"  # discovers and times a suite in its own process
+BUILD_SCRIPT = _HERE / "pep517_build.py"  # builds a commit's wheel with its own backend

@@ -1,0 +1,113 @@
+"""The benchmark suite as the orchestrator sees it: discovered once, by the worker.
+
+Discovery has to import the user's modules, which import the project, so it runs in a
+subprocess with the target interpreter; the parent only ever handles the JSON description.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from histbench.core.errors import HistbenchError
+from histbench.measure import WORKER_SCRIPT
+
+
+@dataclass
+class BenchmarkSpec:
+    """One benchmark (all its parameter sets) with the attributes that steer its timing."""
+
+    name: str
+    module: str
+    kind: str
+    params: list[list[str]] = field(default_factory=list)
+    param_names: list[str] = field(default_factory=list)
+    unit: str = "seconds"
+    pretty_name: str | None = None
+    version: str = ""
+    higher_is_better: bool = False
+    code: str = ""
+    rounds: int = 2
+    timeout: float | None = None
+    number: int = 0
+    repeat: Any = 0
+    warmup_time: float = -1.0
+    sample_time: float = 0.01
+    min_run_count: int = 2
+    setup_cache_key: str | None = None
+    setup_cache_timeout: float | None = None
+
+    def param_sets(self) -> list[dict[str, str]]:
+        """Every combination, in itertools.product order (the index the worker expects)."""
+        if not self.params:
+            return [{}]
+        return [dict(zip(self.param_names, combo, strict=True))
+                for combo in itertools.product(*self.params)]
+
+
+def describe(benchmarks: list[BenchmarkSpec]) -> dict[str, dict[str, Any]]:
+    """name -> source and attributes, as results/benchmarks.json keeps them."""
+    return {b.name: {k: v for k, v in vars(b).items() if k != "name"} for b in benchmarks}
+
+
+@dataclass
+class DiscoveryError:
+    file: str
+    error: str
+    benchmark: str | None = None
+    traceback: str = ""
+
+    def __str__(self) -> str:
+        what = self.benchmark or Path(self.file).name
+        return f"{what}: {self.error}"
+
+
+@dataclass
+class Suite:
+    benchmarks: list[BenchmarkSpec]
+    errors: list[DiscoveryError] = field(default_factory=list)
+
+    def select(self, patterns: list[str] | None) -> Suite:
+        """Benchmarks whose name matches any of the regexes (all when none given)."""
+        if not patterns:
+            return self
+        try:
+            compiled = [re.compile(p) for p in patterns]
+        except re.error as exc:
+            raise HistbenchError(f"-b {exc.pattern!r}: not a valid regex ({exc})") from None
+        chosen = [b for b in self.benchmarks if any(c.search(b.name) for c in compiled)]
+        return Suite(chosen, self.errors)
+
+
+def discover(python: str, benchmark_dir: Path, *, timeout: float = 300.0,
+             default_timeout: float = 60.0, env: dict[str, str] | None = None) -> Suite:
+    benchmark_dir = Path(benchmark_dir).resolve()
+    if not benchmark_dir.is_dir():
+        raise HistbenchError(f"{benchmark_dir}: benchmark folder not found")
+    with tempfile.TemporaryDirectory(prefix="histbench-discover-") as tmp:
+        out = Path(tmp) / "suite.json"
+        spec = Path(tmp) / "spec.json"
+        spec.write_text(json.dumps({"benchmark_dir": str(benchmark_dir), "out_file": str(out)}))
+        try:
+            proc = subprocess.run([python, str(WORKER_SCRIPT), "discover", str(spec)], cwd=tmp,
+                                  capture_output=True, text=True, timeout=timeout, env=env)
+        except subprocess.TimeoutExpired:
+            raise HistbenchError(
+                f"{benchmark_dir}: discovery timed out after {timeout:g} s") from None
+        except OSError as exc:
+            raise HistbenchError(f"{python}: cannot run interpreter ({exc.strerror})") from None
+        if proc.returncode != 0 or not out.exists():
+            tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            raise HistbenchError(f"{benchmark_dir}: discovery failed: {tail}")
+        data = json.loads(out.read_text())
+    benchmarks = [BenchmarkSpec(**b) for b in data["benchmarks"]]
+    for bench in benchmarks:
+        if bench.timeout is None:
+            bench.timeout = default_timeout
+    return Suite(benchmarks, [DiscoveryError(**e) for e in data["errors"]])

@@ -1,0 +1,1 @@
+"""The static history site: its data model, pages, plots and templates."""

@@ -1,0 +1,330 @@
+"""Result records and their JSON files: ``results/<machine>/<commit>-<env>.json``.
+
+One file per (machine, commit, environment) so that a run can save each commit the moment
+it finishes and a crash never costs more than the commit in flight. Files are strict JSON
+(no NaN), written atomically, and carry a schema name and version so that a foreign or
+corrupt file is recognised and named rather than half-read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from histbench.core.errors import HistbenchError
+from histbench.store.samples import Summary, summarize
+
+SCHEMA = "histbench-results"
+SCHEMA_VERSION = 1
+STATUSES = ("ok", "failed", "skipped")
+
+
+def params_text(params: dict[str, str]) -> str:
+    """A parameter set as people read it: ``p=1, q='a'``."""
+    return ", ".join(f"{k}={v}" for k, v in params.items())
+
+
+def label_of(name: str, params: dict[str, str]) -> str:
+    """How a benchmark at one parameter set is named to people: ``name(p=1, q='a')``."""
+    return f"{name}({params_text(params)})" if params else name
+
+
+@dataclass(frozen=True)
+class Disturbance:
+    """How much the machine interfered with one result (the rule: histbench/disturbance.py).
+
+    ``samples`` were taken, ``rejected`` of them while the machine was disturbed, and are
+    kept in the file but left out of every statistic. ``slowdown`` is the machine's median
+    speed during the samples against its quiet speed (1.0 = quiet; 2.0 = half speed), and
+    ``worst`` its slowest moment, both against ``reference_level`` (the quietest reference
+    time of the run). Samples are scaled to ``normalised_to`` (the reference time the
+    machine and environment keep across runs). ``fallback``: no process had a single
+    undisturbed sample, so the statistics use every sample, and a verdict on them says so.
+    """
+
+    samples: int
+    rejected: int
+    slowdown: float
+    worst: float
+    reference_level: float | None = None
+    fallback: bool = False
+    normalised_to: float | None = None
+
+    @property
+    def share(self) -> float:
+        return self.rejected / self.samples if self.samples else 0.0
+
+    def describe(self) -> str:
+        """One phrase for tables: ``12% of samples (machine up to 1.9x slow)``."""
+        if not self.rejected:
+            return "none"
+        text = f"{100 * self.share:.0f}% of samples (machine up to {self.worst:.1f}x slow)"
+        return text + ", all used" if self.fallback else text
+
+
+@dataclass
+class BenchmarkResult:
+    """One benchmark at one parameter set: the raw samples and what they say."""
+
+    name: str
+    kind: str
+    params: dict[str, str] = field(default_factory=dict)
+    param_index: int = 0
+    unit: str = "seconds"
+    version: str = ""
+    higher_is_better: bool = False
+    status: str = "ok"
+    reason: str | None = None
+    stderr_tail: str | None = None
+    process_samples: list[list[float]] = field(default_factory=list)
+    number: int | None = None
+    started_at: float | None = None
+    duration: float | None = None
+    stats: Summary | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    # Disturbance evidence, per process and in measured order: every sample (disturbed ones
+    # included), the reference loop's times (one before the first sample, one after each)
+    # and each sample's CPU share, so the rule can be checked or re-applied from the file.
+    disturbance: Disturbance | None = None
+    measured_samples: list[list[float]] = field(default_factory=list)
+    process_references: list[list[float]] = field(default_factory=list)
+    process_cpu_shares: list[list[float | None]] = field(default_factory=list)
+
+    @property
+    def samples(self) -> list[float]:
+        return [v for group in self.process_samples for v in group]
+
+    @property
+    def key(self) -> tuple[str, tuple[tuple[str, str], ...]]:
+        """Identity across commits: name plus parameter values (not their position)."""
+        return self.name, tuple(self.params.items())
+
+    @property
+    def label(self) -> str:
+        return label_of(self.name, self.params)
+
+    def with_stats(self) -> BenchmarkResult:
+        """Recompute the summary from the samples (the samples are the source of truth)."""
+        groups = [g for g in self.process_samples if g]
+        self.stats = summarize(self.samples, groups) if groups else None
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["stats"] = self.stats.to_dict() if self.stats else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BenchmarkResult:
+        data = dict(data)
+        stats = data.pop("stats", None)
+        disturbance = data.pop("disturbance", None)
+        result = cls(**data)
+        if result.status not in STATUSES:
+            raise ValueError(f"unknown status {result.status!r}")
+        result.stats = Summary.from_dict(stats) if stats else None
+        result.disturbance = Disturbance(**disturbance) if disturbance else None
+        return result
+
+
+@dataclass
+class CommitInfo:
+    """What a result file needs to know of its commit to be read without the repo."""
+
+    hash: str
+    date: float = 0.0  # author date, seconds since the epoch
+    author: str = ""
+    subject: str = ""
+    parents: list[str] = field(default_factory=list)
+    branch: str = ""
+
+    @property
+    def short(self) -> str:
+        return self.hash[:8]
+
+
+@dataclass
+class RunResults:
+    """Everything measured for one commit in one environment on one machine."""
+
+    machine: str
+    env_name: str
+    commit: CommitInfo | None = None
+    python: str = ""
+    requirements: dict[str, str] = field(default_factory=dict)
+    histbench_version: str = ""
+    started_at: float | None = None
+    finished_at: float | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    build: dict[str, Any] = field(default_factory=lambda: {"status": "ok"})
+    results: list[BenchmarkResult] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    complete: bool = True  # False while an interleaved run has rounds still to do
+    packages: dict[str, str] = field(default_factory=dict)  # distributions in the env
+
+    @property
+    def build_failed(self) -> bool:
+        return self.build.get("status") == "failed"
+
+    def by_key(self) -> dict[tuple, BenchmarkResult]:
+        return {r.key: r for r in self.results}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "schema_version": SCHEMA_VERSION,
+            "machine": self.machine,
+            "env_name": self.env_name,
+            "commit": asdict(self.commit) if self.commit else None,
+            "python": self.python,
+            "requirements": self.requirements,
+            "histbench_version": self.histbench_version,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "settings": self.settings,
+            "build": self.build,
+            "results": [r.to_dict() for r in self.results],
+            "errors": self.errors,
+            "complete": self.complete,
+            "packages": self.packages,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunResults:
+        commit = data.get("commit")
+        return cls(
+            machine=data["machine"],
+            env_name=data["env_name"],
+            commit=CommitInfo(**commit) if commit else None,
+            python=data.get("python", ""),
+            requirements=data.get("requirements", {}),
+            histbench_version=data.get("histbench_version", ""),
+            started_at=data.get("started_at"),
+            finished_at=data.get("finished_at"),
+            settings=data.get("settings", {}),
+            build=data.get("build", {"status": "ok"}),
+            results=[BenchmarkResult.from_dict(r) for r in data.get("results", [])],
+            errors=data.get("errors", []),
+            complete=data.get("complete", True),
+            packages=data.get("packages", {}),
+        )
+
+
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_RESULT_NAME = re.compile(r"^[0-9a-f]{7,40}-.+\.json$")
+
+
+def safe_name(text: str) -> str:
+    """File-name-safe form of an environment or machine name."""
+    return _SAFE.sub("_", text).strip("_") or "default"
+
+
+def result_path(results_dir: Path, machine: str, commit_hash: str, env_name: str) -> Path:
+    return Path(results_dir) / safe_name(machine) / f"{commit_hash[:12]}-{safe_name(env_name)}.json"
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Temp file in the same folder, fsync, rename: a reader sees the old file or the new one.
+
+    ``allow_nan=False`` makes a NaN that slipped through a bug fail loudly here instead of
+    producing a file that strict JSON readers (browsers, jq) reject later.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(data, indent=1, sort_keys=False, allow_nan=False)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save(run: RunResults, results_dir: Path) -> Path:
+    if run.commit is None:
+        raise HistbenchError("cannot save results without a commit")
+    path = result_path(results_dir, run.machine, run.commit.hash, run.env_name)
+    write_json_atomic(path, run.to_dict())
+    return path
+
+
+def read_document(path: Path) -> dict[str, Any]:
+    """A result file's JSON, checked to be a histbench result of this schema version; any
+    problem is one line naming the file. orjson parses it: four times faster than the
+    standard library on the large files of long histories (the site reads thousands)."""
+    path = Path(path)
+    try:
+        data = orjson.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise HistbenchError(f"{path}: result file not found") from None
+    except orjson.JSONDecodeError as exc:
+        raise HistbenchError(f"{path}: corrupt result file, not valid JSON "
+                             f"(line {exc.lineno})") from None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        raise HistbenchError(f"{path}: not a histbench result file (no '{SCHEMA}' schema)")
+    if data.get("schema_version") != SCHEMA_VERSION:
+        raise HistbenchError(
+            f"{path}: result schema version {data.get('schema_version')!r} is not supported "
+            f"(this histbench reads version {SCHEMA_VERSION})"
+        )
+    return data
+
+
+def malformed(path: Path, exc: Exception) -> HistbenchError:
+    return HistbenchError(f"{path}: malformed result file ({type(exc).__name__}: {exc})")
+
+
+def load(path: Path) -> RunResults:
+    """Read one result file; any problem is one line naming the file."""
+    data = read_document(path)
+    try:
+        return RunResults.from_dict(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise malformed(path, exc) from None
+
+
+def iter_result_files(results_dir: Path, machine: str) -> list[Path]:
+    folder = Path(results_dir) / safe_name(machine)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob("*.json") if _RESULT_NAME.match(p.name))
+
+
+def load_machine_results(results_dir: Path, machine: str) -> list[RunResults]:
+    return [load(p) for p in iter_result_files(results_dir, machine)]
+
+
+BENCHMARKS_FILE = "benchmarks.json"
+
+
+def save_benchmark_info(results_dir: Path, infos: dict[str, dict[str, Any]]) -> None:
+    """Describe the suite (source, attributes) next to the results, as asv does, so the
+    site can show each benchmark's code without the suite at hand. Merged with what is
+    there: benchmarks measured earlier keep their description."""
+    path = Path(results_dir) / BENCHMARKS_FILE
+    current = load_benchmark_info(results_dir)
+    current.update(infos)
+    write_json_atomic(path, {"schema": "histbench-benchmarks", "benchmarks": current})
+
+
+def load_benchmark_info(results_dir: Path) -> dict[str, dict[str, Any]]:
+    path = Path(results_dir) / BENCHMARKS_FILE
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("schema") != "histbench-benchmarks":
+        return {}
+    return data.get("benchmarks", {})
