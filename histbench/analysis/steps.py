@@ -88,14 +88,7 @@ from typing import Any
 import numpy as np
 
 from histbench.core.errors import HistbenchError
-
-
-def special():
-    """scipy.special on first use: publish's parent process never detects, nor pays."""
-    from scipy import special as module
-
-    return module
-
+from histbench.core.scipy_special import special
 
 MIN_SEGMENT = 3  # commits with data on each side of a step, at least
 WINDOW = 50  # commits with data each side of a step that its test compares, at most

@@ -24,6 +24,7 @@ import numpy as np
 from histbench.analysis.changes import Change, changes_from_steps
 from histbench.analysis.series import SeriesInfo, order_commits
 from histbench.analysis.steps import Step, detect_steps
+from histbench.core.files import write_atomic
 from histbench.core.parallel import fork_map
 from histbench.store import results
 from histbench.store.results import CommitInfo
@@ -181,11 +182,8 @@ def _condense_files(paths: list[Path]) -> list[Condensed]:
 def write_cache(path: Path, version: str | int, entries: dict) -> None:
     """A cache file written whole or not at all: a publish killed half-way leaves the old
     one (or none), never a truncated one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(pickle.dumps({"version": version, "entries": entries},
-                                 protocol=pickle.HIGHEST_PROTOCOL))
-    tmp.replace(path)
+    write_atomic(path, pickle.dumps({"version": version, "entries": entries},
+                                    protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def read_cache(path: Path, version: str | int) -> dict:

@@ -30,6 +30,7 @@ from histbench.analysis.series import machines as result_machines
 from histbench.core import parallel as processes
 from histbench.core.config import Config
 from histbench.core.errors import HistbenchError
+from histbench.core.files import write_atomic
 from histbench.core.formatting import format_value, unit_scale
 from histbench.core.parallel import available_cpus, fork_map
 from histbench.site.commit_rows import CommitRows, page_slug
@@ -182,11 +183,7 @@ class Publisher:
         self.new_manifest[rel] = "rendered on every publish"
 
     def _write(self, rel: str, text: str) -> None:
-        path = self.html_dir / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        write_atomic(self.html_dir / rel, text)
         self.report.written.append(rel)
 
     def _render(self, rel: str, template: str, **context: Any) -> None:

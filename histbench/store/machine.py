@@ -19,12 +19,12 @@ import os
 import platform
 import re
 import socket
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from histbench.core.errors import HistbenchError
+from histbench.core.files import write_atomic
 
 SCHEMA_VERSION = 1
 MACHINE_FILE = "machine.json"
@@ -356,17 +356,7 @@ def save(record: MachineRecord, results_dir: Path) -> Path:
                 "pass --machine NAME to use another name"
             )
     text = json.dumps(record.to_dict(), indent=2, sort_keys=True, allow_nan=False) + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{MACHINE_FILE}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, text, durable=True)
     return path
 
 

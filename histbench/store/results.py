@@ -9,9 +9,7 @@ corrupt file is recognised and named rather than half-read.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from typing import Any
 import orjson
 
 from histbench.core.errors import HistbenchError
+from histbench.core.files import write_atomic
 from histbench.store.samples import Summary, summarize
 
 SCHEMA = "histbench-results"
@@ -239,17 +238,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(data, indent=1, sort_keys=False, allow_nan=False)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, text + "\n", durable=True)
 
 
 def save(run: RunResults, results_dir: Path) -> Path:

@@ -30,14 +30,7 @@ from typing import Any
 
 import numpy as np
 
-
-def scipy_special():
-    """scipy.special, imported on first use: a third of a second that commands which
-    never test anything (and publish's parent process) should not pay."""
-    from scipy import special
-
-    return special
-
+from histbench.core.scipy_special import special
 
 __all__ = ["OUTLIER_RULE", "Summary", "median_interval", "summarize", "t_interval"]
 
@@ -286,7 +279,7 @@ def _tukey_outliers(values: np.ndarray, q1: float, q3: float) -> tuple[int, ...]
 @lru_cache(maxsize=512)
 def _t_quantile(dof: int, level: float) -> float:
     # Cached: scipy's ppf costs ~100 us and runs see the same few sample counts repeatedly.
-    return float(scipy_special().stdtrit(dof, 0.5 + level / 2.0))
+    return float(special().stdtrit(dof, 0.5 + level / 2.0))
 
 
 def t_interval(mean: float, std: float, n: int, level: float = 0.95) -> tuple[float, float]:
@@ -317,14 +310,14 @@ def _median_ranks(n: int, level: float) -> tuple[int, float]:
     floating-point rounding and run at most a step or two.
     """
     tail = (1.0 - level) / 2.0
-    m = int(np.nan_to_num(scipy_special().bdtrik(tail, n, 0.5), nan=0.0))
-    while m >= 0 and float(scipy_special().bdtr(m, n, 0.5)) > tail:
+    m = int(np.nan_to_num(special().bdtrik(tail, n, 0.5), nan=0.0))
+    while m >= 0 and float(special().bdtr(m, n, 0.5)) > tail:
         m -= 1
-    while m + 1 <= (n - 1) // 2 and float(scipy_special().bdtr(m + 1, n, 0.5)) <= tail:
+    while m + 1 <= (n - 1) // 2 and float(special().bdtr(m + 1, n, 0.5)) <= tail:
         m += 1
     # No order-statistic pair reaches `level` for tiny n: use min/max and report what they reach.
     m = max(m, 0)
-    achieved = 1.0 - 2.0 * float(scipy_special().bdtr(m, n, 0.5))
+    achieved = 1.0 - 2.0 * float(special().bdtr(m, n, 0.5))
     return m, min(max(achieved, 0.0), 1.0)
 
 

@@ -1,0 +1,28 @@
+"""Files written whole or not at all: a run or publish killed half-way leaves the old file
+(or none), never a truncated one that a later command would take for data."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def write_atomic(path: Path, data: str | bytes, *, durable: bool = False) -> None:
+    """Write ``data`` to ``path`` through a temporary file beside it, renamed into place.
+
+    ``durable`` also syncs the file to disk before the rename: for results, which cost
+    minutes of measurement each, not for pages and caches that a publish remakes.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
