@@ -51,11 +51,17 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
+# The sample noise is the tests' own generator (tests/synthetic_noise.py).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from synthetic_noise import build_offsets, commit_samples  # noqa: E402
 
 SYNTHETIC_KINDS = ("gauss1%", "gauss3%", "lognormal", "outliers", "jitter", "drift")
 OFFSET_KINDS = ("offsets-gauss", "offsets-t3", "offsets-noisy")
@@ -94,34 +100,6 @@ def _step_factors(rng: np.random.Generator, count: int, smallest: float) -> list
         m = float(np.exp(rng.uniform(np.log(smallest), np.log(MAX_STEP))))
         out.append(1 + m if rng.random() < 0.5 else 1 - m)
     return out
-
-
-def commit_samples(rng: np.random.Generator, level: float, count: int,
-                   kind: str) -> list[float]:
-    """One commit's samples around ``level`` with the synthetic noise of ``kind`` (the
-    tests of the detector use the same generator)."""
-    kind = kind.rstrip("%")
-    if kind == "gauss3":
-        s = level * (1 + rng.normal(0, 0.03, count))
-    elif kind == "lognormal":
-        s = level * np.exp(rng.normal(0, 0.05, count))
-    elif kind == "jitter":
-        s = level * (1 + rng.normal(0, 0.005, count))
-    else:
-        s = level * (1 + rng.normal(0, 0.01, count))
-    if kind == "outliers":
-        hit = rng.random(count) < 0.05
-        s[hit] *= rng.uniform(2, 5, int(hit.sum()))
-    return [float(v) for v in s]
-
-
-def build_offsets(rng: np.random.Generator, n: int, sd: float, tails: str) -> np.ndarray:
-    """Per-commit level factors of builds that each land at their own memory layout."""
-    if tails == "t3":
-        e = rng.standard_t(3, n) / np.sqrt(3.0)  # unit variance
-    else:
-        e = rng.standard_normal(n)
-    return np.maximum(1 + sd * e, 0.5)
 
 
 def make_history(rng: np.random.Generator, kind: str, with_steps: bool) -> History:

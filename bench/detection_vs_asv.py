@@ -73,13 +73,10 @@ from detection_corpora import (  # noqa: E402
     REAL_KINDS,
     SYNTHETIC_KINDS,
     History,
-    commit_samples,
     make_corpus,
 )
 
 from histbench.analysis.steps import detect_steps  # noqa: E402
-
-__all__ = ["commit_samples"]  # the tests of the detector draw their noise from it
 
 ASV_VENV = Path(tempfile.gettempdir()) / "histbench-bench-asv-venv"
 GROUPS = {"synthetic": SYNTHETIC_KINDS, "offsets": OFFSET_KINDS, "real": REAL_KINDS}

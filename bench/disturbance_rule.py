@@ -26,7 +26,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from noise import Injector
+# Test helpers (the toy history, the noisy neighbour) live under tests/.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from noisy_neighbour import Injector
 
 from histbench.measure import disturbance
 from histbench.run.rounds import ProcessEnv, QuietLevel, Settings, run_suite

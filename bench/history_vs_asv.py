@@ -2,7 +2,7 @@
 
 Usage: python bench/history_vs_asv.py [--commits N] [--keep]
 
-Builds a toy repository (bench/toyrepo.py) with N + 1 commits and has both tools measure
+Builds a toy repository (tests/toyrepo.py) with N + 1 commits and has both tools measure
 the range ``main~N..main`` (both read it with ``git rev-list --first-parent``, so both
 measure the same N commits), first cold (no environments yet) and then warm
 (environments and build caches kept, results removed). Prints the wall times and the
@@ -48,6 +48,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+# Test helpers (the toy history, the noisy neighbour) live under tests/.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from toyrepo import ToyCommit, make_repo
 

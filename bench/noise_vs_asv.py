@@ -2,7 +2,7 @@
 
 Usage: python bench/noise_vs_asv.py [--seed S] [--pairs N] [--keep] [--no-asv]
 
-A toy history (bench/toyrepo.py) of 30 commits, measured by each tool in turn while
+A toy history (tests/toyrepo.py) of 30 commits, measured by each tool in turn while
 bench/noise.py loads every core in random bursts (0.2-2 s busy, 0.2-2 s idle) for the
 whole run. Two CPU-bound timing benchmarks:
 
@@ -42,8 +42,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# Test helpers (the toy history, the noisy neighbour) live under tests/.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
 from history_vs_asv import ASV_VENV, AsvMachineFile, ensure_asv_venv, scratch, timed
-from noise import Injector
+from noisy_neighbour import Injector
 from toyrepo import ToyCommit, make_repo
 
 WORK = 20_000

@@ -9,10 +9,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
-
-sys.path.insert(0, str(Path(__file__).parent.parent / "bench"))
-
-from toyrepo import ToyCommit, make_repo  # noqa: E402
+from toyrepo import ToyCommit, make_repo
 
 
 def shared_django_results() -> Path:
@@ -84,7 +81,6 @@ def machine_spread(processes: int = 6) -> float:
     quiet machine; above ~1.1 the machine itself varies more than the effects some
     acceptance tests must resolve (a 15% regression, 5% agreement)."""
     import subprocess
-    import sys
 
     medians = [float(subprocess.run([sys.executable, "-c", NOISE_PROBE], capture_output=True,
                                     text=True, check=True).stdout) for _ in range(processes)]

@@ -16,7 +16,7 @@ from histbench.analysis.bisect import bisect
 from histbench.analysis.changes import find_changes
 from histbench.analysis.run_diff import Row, compare_runs, has_regression
 from histbench.analysis.two_sample import minimum_detectable_effect
-from histbench.cli import analysis_commands as cli_analysis
+from histbench.cli.loading import load_history
 from histbench.core.config import load_config
 from histbench.core.errors import HistbenchError
 from histbench.store import results
@@ -113,7 +113,7 @@ def test_regressions_lists_the_step_at_the_exact_commit(measured):
     # timing steps are not asserted; every reported step, timing ones included, must be
     # what the detector finds in the stored samples.
     config = load_config(repo / "histbench.json")
-    history = cli_analysis.load(config, argparse.Namespace(machine=None, env=None))
+    history = load_history(config, argparse.Namespace(machine=None, env=None))
     expected = [json.loads(json.dumps(c.to_dict()))
                 for c in find_changes(history, threshold=config.threshold_for) if c.regression]
     assert [{k: got[k] for k in want} for got, want in zip(changes, expected, strict=True)] \

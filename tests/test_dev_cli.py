@@ -161,3 +161,16 @@ def test_median_agrees_with_direct_perf_counter_within_10x(tmp_path):
 def test_bad_regex_is_one_line(tmp_path, args):
     proc = histbench(*args, cwd=project_with(tmp_path, "full"))
     assert proc.returncode == 1 and proc.stderr.count("\n") == 1 and "regex" in proc.stderr
+
+
+@pytest.mark.parametrize("command", ["--help", "run --help", "dev --help"])
+def test_help_starts_without_the_numeric_stack(tmp_path, command):
+    """Every command module is imported to build the parser, so none may pull in numpy,
+    scipy or matplotlib at import time: `histbench --help` must answer at once."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "histbench",
+                           *command.split()], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    imported = {line.rsplit("|", 1)[-1].strip().split(".")[0]
+                for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert not imported & {"numpy", "scipy", "matplotlib"}

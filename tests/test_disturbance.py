@@ -209,8 +209,7 @@ def test_show_and_compare_tell_the_user(toy_repo):
 
 
 def test_the_injector_loads_every_core_and_stops_by_itself():
-    sys.path.insert(0, str(BENCH_DIR))
-    from noise import Injector, schedule
+    from noisy_neighbour import Injector, schedule
 
     bursts = schedule(3, (0.2, 2.0), (0.2, 2.0))
     first = [next(bursts) for _ in range(20)]

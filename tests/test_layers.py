@@ -149,3 +149,60 @@ def test_compare_is_the_two_sample_test_and_the_old_module():
     result = old_module([1.0, 1.1, 0.9, 1.0], [2.0, 2.1, 1.9, 2.0])
     assert result.ratio == compare([1.0, 1.1, 0.9, 1.0], [2.0, 2.1, 1.9, 2.0]).ratio
     assert histbench.__getattr__("compare") is compare
+
+
+def test_tests_import_nothing_from_bench():
+    """Test helpers live under tests/; bench/ scripts may import them, not the reverse (a
+    comparison script must stay free to change without breaking the suite)."""
+    root = Path(__file__).parent
+    bench_modules = {p.stem for p in (root.parent / "bench").glob("*.py")}
+    for path in root.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module] if isinstance(node, ast.ImportFrom) and node.module
+                     else [])
+            assert not {n.split(".")[0] for n in names} & bench_modules, (path.name, names)
+
+
+def test_every_path_docs_api_names_resolves():
+    """docs/api.md is the API's promise: each dotted name it gives must import or resolve."""
+    import re
+
+    text = (PACKAGE.parent / "docs" / "api.md").read_text()
+    names = set(re.findall(r"`(histbench(?:\.[A-Za-z_]+)+)", text)) - {"histbench.json"}
+    assert len(names) > 10
+    for dotted in sorted(names):
+        parts = dotted.split(".")
+        for cut in range(len(parts), 0, -1):
+            try:
+                obj = importlib.import_module(".".join(parts[:cut]))
+                break
+            except ImportError:
+                continue
+        for attr in parts[cut:]:
+            obj = getattr(obj, attr)  # AttributeError names the broken path
+    block = text.split("from histbench import (", 1)[1].split(")", 1)[0]
+    import histbench
+
+    for name in re.findall(r"[a-z_]+", block):
+        assert name in histbench.__all__, name
+
+
+def test_readme_layout_names_every_folder_and_module():
+    """The README's Layout is a newcomer's map: every folder, and every module of a layer
+    folder, must be on it (modules of a sub-folder such as steps/ are its own business)."""
+    import re
+
+    readme = (PACKAGE.parent / "README.md").read_text()
+    layout = readme.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    words = set(re.findall(r"[A-Za-z_0-9]+/?", layout))
+    missing = []
+    for folder in sorted(p for p in PACKAGE.iterdir() if p.is_dir() and p.name[0] != "_"):
+        if f"{folder.name}/" not in words:
+            missing.append(f"{folder.name}/")
+        for sub in folder.iterdir():
+            if sub.is_dir() and sub.name[0] != "_" and f"{sub.name}/" not in words:
+                missing.append(f"{folder.name}/{sub.name}/")
+            elif sub.suffix == ".py" and sub.stem != "__init__" and sub.stem not in words:
+                missing.append(f"{folder.name}/{sub.name}")
+    assert not missing

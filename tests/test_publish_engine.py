@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
 from pathlib import Path
 
@@ -15,8 +16,11 @@ from markupsafe import Markup
 
 from histbench.core.config import load_config
 from histbench.core.errors import HistbenchError
+from histbench.site import templating
 from histbench.site.commit_rows import _row
 from histbench.site.model import ResultCache, SeriesData, condense_file
+from histbench.site.page_tasks import BenchmarkPagesTask, CommitPagesTask
+from histbench.site.page_writer import PageWriter
 from histbench.site.publisher import Publisher
 from histbench.site.sparklines import sparkline
 from histbench.store.asv_import import import_asv
@@ -79,6 +83,40 @@ def test_second_publish_reads_no_result_file_again(django, tmp_path, monkeypatch
     monkeypatch.setattr(site_model, "condense_file", refuse)
     report = Publisher(config, tmp_path / "html", jobs=1).publish()
     assert report.skipped > COMMITS  # commit and benchmark pages found fresh
+
+
+def test_page_writer_skips_fresh_pages_and_removes_stale_ones(tmp_path):
+    env = templating.environment()
+    first = PageWriter.open(tmp_path, env, "p", "code v1")
+    for rel in ("b/kept.html", "b/gone.html"):
+        assert not first.fresh(rel, "data v1")
+        first.write(rel, rel)
+    first.always("index.html")
+    first.render("index.html", "feed.atom", rows=[], updated="", site=None, sites=[])
+    assert sorted(first.finish().written) == ["b/gone.html", "b/kept.html", "index.html"]
+    second = PageWriter.open(tmp_path, env, "p", "code v1")
+    task = second.for_task()  # as in a worker: the same earlier manifest, its own record
+    assert task.fresh("b/kept.html", "data v1") and not task.fresh("b/new.html", "data v1")
+    assert second.pages.manifest == {}
+    second.absorb(task.pages)
+    second.always("index.html")
+    pages = second.finish()
+    assert pages.skipped == 1 and pages.written == []
+    assert (tmp_path / "b/kept.html").exists() and not (tmp_path / "b/gone.html").exists()
+    assert not PageWriter.open(tmp_path, env, "p", "code v2").fresh("b/kept.html", "data v1")
+
+
+def test_page_tasks_are_values_that_reach_workers():
+    tasks = [BenchmarkPagesTask(0, ("a", "b")), CommitPagesTask(1, 25, 50)]
+    assert pickle.loads(pickle.dumps(tasks)) == tasks
+    with pytest.raises(AttributeError):
+        tasks[1].lo = 0  # frozen
+
+
+def test_page_code_lists_every_page_module():
+    site = Path(templating.__file__).parent
+    assert set(site.glob("pages/*.py")) <= set(templating.PAGE_CODE)
+    assert all(path.is_file() for path in templating.PAGE_CODE)
 
 
 def test_cache_writes_only_new_entries_as_a_delta(django, tmp_path):

@@ -10,6 +10,7 @@ import pytest
 from histbench.core.errors import HistbenchError
 from histbench.store import results
 from histbench.store.results import BenchmarkResult, CommitInfo, RunResults
+from histbench.store.statuses import BuildRecord, BuildStatus, Status
 
 
 def make_run(n_results: int = 3) -> RunResults:
@@ -96,3 +97,29 @@ def test_key_ignores_param_position():
     a = BenchmarkResult(name="x", kind="time", params={"n": "1"}, param_index=0)
     b = BenchmarkResult(name="x", kind="time", params={"n": "1"}, param_index=5)
     assert a.key == b.key and a.label == "x(n=1)"
+
+
+def test_statuses_are_enums_that_read_as_their_words(tmp_path):
+    """Loaded statuses are Enums; files, tables and f-strings still read ``failed``."""
+    run = make_run()
+    run.build = BuildRecord(BuildStatus.FAILED, reason="no wheel", log_tail="...",
+                            duration=1.5)
+    path = results.save(run, tmp_path)
+    loaded = results.load(path)
+    bad = loaded.results[-1]
+    assert bad.status is Status.FAILED and f"{bad.status}: {bad.reason}".startswith("failed: ")
+    assert type(bad.to_dict()["status"]) is str
+    assert loaded.build_failed and loaded.build == run.build
+    data = json.loads(path.read_text())
+    assert list(data["build"]) == ["status", "reason", "log_tail", "duration"]
+    assert data["results"][-1]["status"] == "failed"
+
+
+@pytest.mark.parametrize("build", [
+    {"status": "ok"},
+    {"status": "ok", "cached": False, "duration": 2.0},
+    {"status": "failed", "reason": "x", "log_tail": "", "duration": 0.5},
+])
+def test_build_records_keep_their_json(build):
+    assert BuildRecord.from_dict(build).to_dict() == build
+    assert list(BuildRecord.from_dict(build).to_dict()) == list(build)

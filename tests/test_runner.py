@@ -48,7 +48,7 @@ def test_history_run_records_builds_failures_and_the_slow_commit(toy_repo):
     assert set(runs) == set(hashes)
     broken = runs[hashes[2]]
     assert broken.build_failed and broken.results == []
-    assert "not valid TOML" in broken.build["reason"]
+    assert "not valid TOML" in broken.build.reason
     # The slow commits are told by track_work, whose values are exact: each commit ran its
     # own code. A 3x timing step is not asserted, since a burst of machine load can make
     # either side of it ~2x slower.
@@ -77,7 +77,7 @@ def test_rerun_uses_the_wheel_cache_and_same_calibration(toy_repo):
     assert proc.returncode == 0, proc.stderr
     second = load_all(repo)
     for h in hashes:
-        assert second[h].build["cached"] is True
+        assert second[h].build.cached is True
         t1 = next(r for r in first[h].results if r.name == "bench_toy.time_compute")
         t2 = next(r for r in second[h].results if r.name == "bench_toy.time_compute")
         assert t1.number == t2.number  # like-for-like: calibrated once, reused

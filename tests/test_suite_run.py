@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import sys
@@ -9,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from histbench.run.rounds import ProcessEnv, Settings, run_suite
-from histbench.run.suite import discover
+from histbench.measure import WORKER_FILES, WORKER_SCRIPT, worker_spec
+from histbench.run.rounds import ProcessEnv, QuietLevel, Settings, run_suite
+from histbench.run.suite import BenchmarkSpec, discover
 
 SUITES = Path(__file__).parent / "suites"
 # Every sample counted (no disturbance rejection, which takes extra samples during a burst
@@ -187,10 +189,6 @@ def test_benchmarks_do_not_import_the_working_tree(tmp_path):
     assert result.samples == [0.0]
 
 
-# What the worker runs from: itself, and the files it loads by path from beside itself.
-WORKER_FILES = ("worker.py", "disturbance.py")
-
-
 def test_worker_runs_without_histbench_installed(tmp_path):
     """Old commits' environments do not have histbench: run the worker's files copied
     alone."""
@@ -206,3 +204,55 @@ def test_worker_runs_without_histbench_installed(tmp_path):
     subprocess.run([sys.executable, "-S", str(lone / "worker.py"), "discover", str(spec)],
                    check=True, cwd=tmp_path)
     assert '"bench_features.time_function"' in out.read_text()
+
+
+def _keys_read(tree: ast.AST, name: str) -> set[str]:
+    """Every constant key read from a variable ``name``: ``name["k"]``, ``name.get("k")``,
+    ``name.pop("k")``."""
+    keys = set()
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)
+                and node.value.id == name and isinstance(node.slice, ast.Constant)):
+            keys.add(node.slice.value)
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+              and node.func.attr in ("get", "pop") and isinstance(node.func.value, ast.Name)
+              and node.func.value.id == name and node.args
+              and isinstance(node.args[0], ast.Constant)):
+            keys.add(node.args[0].value)
+    return keys
+
+
+def test_worker_reads_exactly_the_spec_keys_the_parent_declares():
+    """The parent builds the worker's spec files from measure/worker_spec.py's TypedDicts;
+    the worker, in another interpreter, reads them by key. A key on one side only would be
+    read as missing, silently."""
+    tree = ast.parse(WORKER_SCRIPT.read_text())
+    nodes = {n.name: n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    declared = set().union(*(t.__annotations__ for t in (
+        worker_spec.DiscoverSpec, worker_spec.SetupCacheSpec, worker_spec.RunSpec)))
+    assert _keys_read(tree, "spec") == declared
+    run_config = {"measure_time", "measure_timeraw", "_measure"}
+    assert set().union(*(_keys_read(nodes[f], "cfg") for f in run_config)) \
+        == set(worker_spec.RunConfig.__annotations__)
+    assert _keys_read(nodes["_Gauge"], "cfg") == set(worker_spec.GaugeConfig.__annotations__)
+    assert _keys_read(nodes["EnergyMeter"], "cfg") \
+        == set(worker_spec.EnergyConfig.__annotations__)
+
+
+def test_settings_send_every_run_config_key():
+    """Settings.worker_config is the parent's side of RunConfig: with every override set, it
+    sends each key the TypedDict declares, and no other."""
+    settings = Settings(rounds=3, repeat=2, number=5, warmup_time=0.0, sample_time=0.01,
+                        energy={"watts_per_core": 5.0}, disturbance_wait=1.0)
+    bench = BenchmarkSpec(name="m.time_x", module="m", kind="time")
+    config = settings.worker_config(bench, {0: 10}, QuietLevel(seconds=0.001))
+    assert set(config) == set(worker_spec.RunConfig.__annotations__)
+    assert set(config["gauge"]) == set(worker_spec.GaugeConfig.__annotations__)
+
+
+def test_one_default_for_rounds():
+    """Discovery reports the worker's defaults; a spec made in the parent has the same."""
+    bench = BenchmarkSpec(name="m.time_x", module="m", kind="time")
+    for key, value in worker_spec.DEFAULTS.items():
+        assert getattr(bench, key) == value, key
+    assert bench.rounds == 4  # README: "default 4; asv uses 2"

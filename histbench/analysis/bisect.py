@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from histbench.analysis.two_sample import Comparison, compare
 from histbench.core.errors import HistbenchError
 from histbench.store.results import BenchmarkResult, CommitInfo
+from histbench.store.statuses import Status
 
 Groups = list[list[float]]
 # measure(commits) -> per-process samples of each commit, measured together (interleaved
@@ -55,7 +56,7 @@ def earlier_batches(found: list[tuple[str, BenchmarkResult]], version: str
     batches: dict[str, dict[str, Groups]] = {}
     for commit, r in found:
         batch = r.extra.get("batch")
-        if batch and r.status == "ok" and r.version == version and r.process_samples:
+        if batch and r.status == Status.OK and r.version == version and r.process_samples:
             batches.setdefault(batch, {})[commit] = [list(g) for g in r.process_samples if g]
     return [b for _, b in sorted(batches.items()) if len(b) >= 2]
 

@@ -8,9 +8,27 @@ from typing import Any
 from histbench.analysis.series import worse_factor
 from histbench.analysis.two_sample import Comparison, compare
 from histbench.store.results import BenchmarkResult, RunResults, label_of
+from histbench.store.statuses import Status, TextEnum
 
-VERDICT_ORDER = ("regression", "improvement", "failed", "disturbed", "version changed", "new",
-                 "gone", "no change", "not significant")
+
+class Verdict(TextEnum):
+    """What a row says, in the order a reader wants the rows: what needs action first."""
+
+    REGRESSION = "regression"
+    IMPROVEMENT = "improvement"
+    FAILED = "failed"  # on either side
+    DISTURBED = "disturbed"  # a change, but one side never had a quiet moment
+    VERSION_CHANGED = "version changed"
+    NEW = "new"
+    GONE = "gone"
+    NO_CHANGE = "no change"
+    NOT_SIGNIFICANT = "not significant"
+    SKIPPED = "skipped"  # on either side, neither failed
+
+
+CHANGED = (Verdict.REGRESSION, Verdict.IMPROVEMENT, Verdict.FAILED, Verdict.DISTURBED,
+           Verdict.VERSION_CHANGED)
+VERDICT_ORDER = tuple(Verdict)
 
 
 @dataclass
@@ -18,7 +36,7 @@ class Row:
     name: str
     params: dict[str, str]
     unit: str
-    verdict: str
+    verdict: Verdict
     a: BenchmarkResult | None
     b: BenchmarkResult | None
     comparison: Comparison | None = None
@@ -29,8 +47,7 @@ class Row:
 
     @property
     def changed(self) -> bool:
-        return self.verdict in ("regression", "improvement", "failed", "disturbed",
-                                "version changed")
+        return self.verdict in CHANGED
 
     def disturbed_share(self, side: str) -> float | None:
         """Share of that side's samples left out as disturbed; None if not checked."""
@@ -40,7 +57,7 @@ class Row:
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name, "params": self.params, "unit": self.unit,
-            "verdict": self.verdict,
+            "verdict": Verdict(self.verdict).value,
             "a_median": _median(self.a), "b_median": _median(self.b),
             "comparison": self.comparison.to_dict() if self.comparison else None,
             "disturbed_share": {"a": self.disturbed_share("a"),
@@ -52,15 +69,15 @@ def _median(r: BenchmarkResult | None) -> float | None:
     return r.stats.median if r is not None and r.stats is not None else None
 
 
-def verdict(c: Comparison, higher_is_better: bool, factor: float) -> str:
+def verdict(c: Comparison, higher_is_better: bool, factor: float) -> Verdict:
     if not c.significant:
-        return "not significant"
+        return Verdict.NOT_SIGNIFICANT
     worse = worse_factor(c.ratio, higher_is_better)
     if worse >= factor:
-        return "regression"
+        return Verdict.REGRESSION
     if worse <= 1 / factor:
-        return "improvement"
-    return "no change"
+        return Verdict.IMPROVEMENT
+    return Verdict.NO_CHANGE
 
 
 def compare_runs(a: RunResults, b: RunResults, *, alpha: float = 0.05,
@@ -71,24 +88,31 @@ def compare_runs(a: RunResults, b: RunResults, *, alpha: float = 0.05,
     for key in list(dict.fromkeys([*left, *right])):
         ra, rb = left.get(key), right.get(key)
         ref = rb or ra
-        row = Row(ref.name, dict(ref.params), ref.unit, "", ra, rb)
-        if ra is None:
-            row.verdict = "new"
-        elif rb is None:
-            row.verdict = "gone"
-        elif ra.version != rb.version:
-            row.verdict = "version changed"
-        elif ra.status != "ok" or rb.status != "ok":
-            row.verdict = "failed" if "failed" in (ra.status, rb.status) else "skipped"
-        else:
-            row.comparison = compare(ra.process_samples, rb.process_samples, alpha=alpha,
-                                     method=method)
-            row.verdict = verdict(row.comparison, rb.higher_is_better, factor)
-            if row.verdict in ("regression", "improvement") and _unsettled(ra, rb):
-                row.verdict = "disturbed"
-        rows.append(row)
+        comparison = None
+        if ra is not None and rb is not None and ra.version == rb.version \
+                and ra.status == rb.status == Status.OK:
+            comparison = compare(ra.process_samples, rb.process_samples, alpha=alpha,
+                                 method=method)
+        rows.append(Row(ref.name, dict(ref.params), ref.unit,
+                        _judge(ra, rb, comparison, factor), ra, rb, comparison))
     rank = {v: i for i, v in enumerate(VERDICT_ORDER)}
-    return sorted(rows, key=lambda r: (rank.get(r.verdict, len(rank)), r.label))
+    return sorted(rows, key=lambda r: (rank[r.verdict], r.label))
+
+
+def _judge(ra: BenchmarkResult | None, rb: BenchmarkResult | None,
+           comparison: Comparison | None, factor: float) -> Verdict:
+    if ra is None:
+        return Verdict.NEW
+    if rb is None:
+        return Verdict.GONE
+    if ra.version != rb.version:
+        return Verdict.VERSION_CHANGED
+    if comparison is None:  # a side did not measure
+        return Verdict.FAILED if Status.FAILED in (ra.status, rb.status) else Verdict.SKIPPED
+    found = verdict(comparison, rb.higher_is_better, factor)
+    if found in (Verdict.REGRESSION, Verdict.IMPROVEMENT) and _unsettled(ra, rb):
+        return Verdict.DISTURBED
+    return found
 
 
 def _unsettled(*results: BenchmarkResult) -> bool:
@@ -98,4 +122,4 @@ def _unsettled(*results: BenchmarkResult) -> bool:
 
 
 def has_regression(rows: list[Row]) -> bool:
-    return any(r.verdict == "regression" for r in rows)
+    return any(r.verdict == Verdict.REGRESSION for r in rows)

@@ -15,26 +15,38 @@ from pathlib import Path
 from histbench.core.errors import HistbenchError
 from histbench.store import results
 from histbench.store.results import BenchmarkResult, CommitInfo, RunResults, label_of
+from histbench.store.statuses import Status, TextEnum
 
 Key = tuple[str, tuple[tuple[str, str], ...]]
 
 
+class PointStatus(TextEnum):
+    """What one commit is for a series: a result's own ``Status``, or why it has none that
+    counts. The site colours its plots and tables by these (site/model.STATUS_CODES)."""
+
+    OK = Status.OK.value
+    FAILED = Status.FAILED.value
+    SKIPPED = Status.SKIPPED.value
+    MISSING = "missing"  # the commit has no result for the benchmark
+    BUILD_FAILED = "build-failed"
+    OTHER_VERSION = "other-version"  # measured with another version of the benchmark
+
+
 @dataclass
 class Point:
-    """One commit of one series. ``status``: ok, failed, skipped, missing, build-failed,
-    other-version."""
+    """One commit of one series."""
 
     commit: CommitInfo
-    status: str
+    status: PointStatus
     result: BenchmarkResult | None = None
 
     @property
     def samples(self) -> list[float]:
-        return self.result.samples if self.result and self.status == "ok" else []
+        return self.result.samples if self.result and self.status == PointStatus.OK else []
 
     @property
     def groups(self) -> list[list[float]]:
-        return self.result.process_samples if self.result and self.status == "ok" else []
+        return self.result.process_samples if self.result and self.status == PointStatus.OK else []
 
 
 @dataclass
@@ -134,7 +146,7 @@ def build_series(commits: list[CommitInfo], runs: dict[str, RunResults]) -> dict
     latest: dict[Key, BenchmarkResult] = {}
     for c in commits:  # the newest result of each key defines the series' version
         for r in runs[c.hash].results:
-            if r.status == "ok" or r.key not in latest:
+            if r.status == Status.OK or r.key not in latest:
                 latest[r.key] = r
     series = {
         key: Series(key=key, name=r.name, params=dict(r.params), kind=r.kind, unit=r.unit,
@@ -150,21 +162,21 @@ def build_series(commits: list[CommitInfo], runs: dict[str, RunResults]) -> dict
 
 
 def point_status(build_failed: bool, status: str | None, version: str | None,
-                 series_version: str) -> str:
+                 series_version: str) -> PointStatus:
     """What one commit is for a series: its result's status, or why it has none that
     counts (the build failed, no result, another version of the benchmark)."""
     if build_failed:
-        return "build-failed"
+        return PointStatus.BUILD_FAILED
     if status is None:
-        return "missing"
-    return status if version == series_version else "other-version"
+        return PointStatus.MISSING
+    return PointStatus(status) if version == series_version else PointStatus.OTHER_VERSION
 
 
 def _point(commit: CommitInfo, run: RunResults, result: BenchmarkResult | None,
            version: str) -> Point:
     status = point_status(run.build_failed, result and result.status,
                           result and result.version, version)
-    return Point(commit, status, None if status == "build-failed" else result)
+    return Point(commit, status, None if status == PointStatus.BUILD_FAILED else result)
 
 
 def worse_factor(ratio: float, higher_is_better: bool) -> float:

@@ -22,6 +22,7 @@ from histbench.analysis.metrics import (
     unfair,
 )
 from histbench.store.results import BenchmarkResult, RunResults
+from histbench.store.statuses import Status
 
 VARIANT_PARAM_NAMES = ("variant", "model", "impl", "implementation", "method", "version")
 
@@ -78,7 +79,7 @@ def family_of(name: str) -> str:
 
 
 def _role(r: BenchmarkResult) -> str | None:
-    if r.status != "ok":
+    if r.status != Status.OK:
         return None
     if r.kind in ("time", "timeraw"):
         return "time"

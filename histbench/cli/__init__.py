@@ -1,4 +1,5 @@
-"""The command line: one module per group of subcommands, and the tables they print."""
+"""The command line: one Command class per subcommand (``commands/``), the parser built from
+them (``main``), and the tables and reports they print."""
 
 from histbench.cli.main import main
 

@@ -12,3 +12,4 @@ class ExitCode(IntEnum):
     REGRESSION = 1  # compare/continuous: a significant regression beyond --factor
     BENCHMARK_FAILED = 2  # a benchmark raised, timed out or a suite file did not import
     BUILD_FAILED = 3  # a commit did not build or install
+    INTERRUPTED = 130  # Ctrl-C or SIGTERM: what a shell reports for SIGINT (128 + 2)

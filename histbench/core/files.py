@@ -17,6 +17,9 @@ def write_atomic(path: Path, data: str | bytes, *, durable: bool = False) -> Non
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp makes the file private (0600); pages must stay readable by a web server
+        # and results by a CI artifact step, as files written the usual way are.
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data.encode("utf-8") if isinstance(data, str) else data)
             if durable:
@@ -26,3 +29,9 @@ def write_atomic(path: Path, data: str | bytes, *, durable: bool = False) -> Non
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

@@ -27,7 +27,7 @@ MOVED = {
     "variants": "analysis.variants", "step_hints": "analysis.bisect_hints",
     "site_model": "site.model", "commit_rows": "site.commit_rows", "plots": "site.plots",
     "sparklines": "site.sparklines", "publish": "site.publisher",
-    "cli_analysis": "cli.analysis_commands", "tables": "cli.tables",
+    "cli_analysis": "cli.loading", "tables": "cli.tables",
     "report": "cli.variant_report",
 }
 

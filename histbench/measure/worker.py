@@ -41,16 +41,17 @@ if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.a
     del sys.path[0]
 
 
-def _load_rule() -> types.ModuleType:
-    """disturbance.py, beside this file, by path: the worker cannot import histbench."""
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "disturbance.py")
-    spec = importlib.util.spec_from_file_location("_histbench_disturbance", path)
+def _load_beside(stem: str) -> types.ModuleType:
+    """A module beside this file, by path: the worker cannot import histbench."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), stem + ".py")
+    spec = importlib.util.spec_from_file_location("_histbench_" + stem, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-_rule = _load_rule()
+_rule = _load_beside("disturbance")
+_spec = _load_beside("worker_spec")  # the spec files' keys, and DEFAULTS
 PACKAGE_ALIAS = "_histbench_suite"
 KINDS = ("timeraw", "time", "mem", "peakmem", "track")
 DEFAULT_UNITS = {
@@ -60,15 +61,7 @@ DEFAULT_UNITS = {
     "peakmem": "bytes",
     "track": "unit",
 }
-DEFAULTS = {
-    "timeout": None,  # the parent applies the config's default_timeout
-    "number": 0,
-    "repeat": 0,
-    "warmup_time": -1.0,
-    "sample_time": 0.01,
-    "rounds": 4,  # asv uses 2; see README: processes, not samples, bound a test's power
-    "min_run_count": 2,
-}
+DEFAULTS = _spec.DEFAULTS
 DEFAULT_WARMUP = 0.1
 TAIL_CHARS = 2000
 
@@ -244,7 +237,7 @@ def _one_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def discover(spec: dict) -> dict:
+def discover(spec: _spec.DiscoverSpec) -> dict:
     """Describe the suite; a module that fails to import is an error entry, not a crash."""
     benchmark_dir = os.path.abspath(spec["benchmark_dir"])
     benchmarks, errors = [], []
@@ -338,6 +331,10 @@ class _Instance:
     def attr(self, key: str, default=None):
         return _lookup(key, self.raw_func, self.cls, self.module, default)
 
+    def setting(self, key: str):
+        """A timing attribute, or the default discovery reports for it."""
+        return self.attr(key, DEFAULTS[key])
+
     def do_setup(self) -> None:
         if self.setup is None:
             return
@@ -415,15 +412,15 @@ def _warmup(inst: _Instance, number: int, warmup_time: float, timer) -> None:
         _timed(inst.func, inst.args, number, timer)
 
 
-def measure_time(inst: _Instance, cfg: dict) -> tuple[list[float], int, dict]:
+def measure_time(inst: _Instance, cfg: _spec.RunConfig) -> tuple[list[float], int, dict]:
     timer = time.perf_counter
-    warmup_time = float(cfg.get("warmup_time", inst.attr("warmup_time", -1.0)))
+    warmup_time = float(cfg.get("warmup_time", inst.setting("warmup_time")))
     if warmup_time < 0:
         warmup_time = DEFAULT_WARMUP
-    sample_time = float(cfg.get("sample_time") or inst.attr("sample_time", 0.01))
-    number = int(cfg.get("number") or inst.attr("number", 0) or 0)
-    lo, hi, budget = _repeat_bounds(cfg.get("repeat", inst.attr("repeat", 0)),
-                                    int(cfg.get("rounds", 2)))
+    sample_time = float(cfg.get("sample_time") or inst.setting("sample_time"))
+    number = int(cfg.get("number") or inst.setting("number") or 0)
+    lo, hi, budget = _repeat_bounds(cfg.get("repeat", inst.setting("repeat")),
+                                    int(cfg.get("rounds", DEFAULTS["rounds"])))
     if number <= 0:
         number = _calibrate(inst, sample_time, warmup_time, timer)
     else:
@@ -457,7 +454,7 @@ class _Gauge:
     see one out. ``{"enabled": False}`` turns both off: every sample counts, as before.
     """
 
-    def __init__(self, cfg: dict):
+    def __init__(self, cfg: _spec.GaugeConfig):
         self.enabled = bool(cfg.get("enabled", True))
         self.level = cfg.get("level")  # the quietest reference level earlier rounds saw
         self.wait = float(cfg.get("wait", _rule.WAIT_SECONDS))
@@ -505,7 +502,7 @@ class EnergyMeter:
     ``estimated`` so no one mistakes it for a measurement.
     """
 
-    def __init__(self, cfg: dict):
+    def __init__(self, cfg: _spec.EnergyConfig):
         root = cfg.get("powercap_root") or "/sys/class/powercap"
         self.watts = float(cfg.get("watts_per_core") or 10.0)
         self.zones = self._packages(root)
@@ -585,7 +582,7 @@ print(repr(timeit.Timer(stmt, setup).timeit(number)))
 """
 
 
-def measure_timeraw(inst: _Instance, cfg: dict) -> tuple[list[float], int, dict]:
+def measure_timeraw(inst: _Instance, cfg: _spec.RunConfig) -> tuple[list[float], int, dict]:
     """Each sample in a fresh interpreter: for import times and other first-call costs."""
     code = inst.call()
     if isinstance(code, (tuple, list)):
@@ -593,7 +590,7 @@ def measure_timeraw(inst: _Instance, cfg: dict) -> tuple[list[float], int, dict]
     else:
         stmt, setup = code, ""
     number = int(cfg.get("number") or inst.attr("number", 1) or 1)
-    lo, hi, budget = _repeat_bounds(cfg.get("repeat", inst.attr("repeat", 0)), 2)
+    lo, hi, budget = _repeat_bounds(cfg.get("repeat", inst.setting("repeat")), DEFAULTS["rounds"])
     hi = min(hi, 10) if not cfg.get("repeat") and not inst.attr("repeat") else hi
     samples: list[float] = []
     start = time.perf_counter()
@@ -658,7 +655,8 @@ def _track_value(value, name: str) -> float:
     return value
 
 
-def _measure(inst: _Instance, spec: dict, index: int) -> tuple[list[float], int | None, dict]:
+def _measure(inst: _Instance, spec: _spec.RunSpec,
+             index: int) -> tuple[list[float], int | None, dict]:
     cfg = dict(spec.get("config", {}))
     known = cfg.pop("numbers", {}).get(str(index))
     if known and not cfg.get("number"):
@@ -676,7 +674,7 @@ def _measure(inst: _Instance, spec: dict, index: int) -> tuple[list[float], int 
     raise BenchmarkFailed(f"unknown benchmark kind {inst.kind!r}")
 
 
-def _peakmem_subprocess(spec: dict, index: int) -> int:
+def _peakmem_subprocess(spec: _spec.RunSpec, index: int) -> int:
     """peakmem_ needs a process that has run nothing else, so it gets its own."""
     child = dict(spec, param_indices=[index])
     path = spec["events_file"] + f".peakmem{index}.json"
@@ -690,7 +688,7 @@ def _peakmem_subprocess(spec: dict, index: int) -> int:
     return int(proc.stdout.strip().splitlines()[-1])
 
 
-def peakmem(spec: dict) -> None:
+def peakmem(spec: _spec.RunSpec) -> None:
     index = spec["param_indices"][0]
     inst = _Instance(spec["benchmark_dir"], spec["name"], index, spec.get("cache_file"))
     inst.do_setup()
@@ -713,14 +711,14 @@ class _Events:
         self._f.flush()
 
 
-def run(spec: dict) -> None:
+def run(spec: _spec.RunSpec) -> None:
     events = _Events(spec["events_file"])
     for index in spec["param_indices"]:
         events.send(event="start", index=index, time=time.time())
         events.send(event="result", index=index, **_run_one(spec, index))
 
 
-def _run_one(spec: dict, index: int) -> dict:
+def _run_one(spec: _spec.RunSpec, index: int) -> dict:
     started = time.time()
     inst = None
     try:
@@ -746,7 +744,7 @@ def _run_one(spec: dict, index: int) -> dict:
         return {"status": "failed", "reason": f"raised {_one_line(exc)}"}
 
 
-def setup_cache(spec: dict) -> None:
+def setup_cache(spec: _spec.SetupCacheSpec) -> None:
     """Run one setup_cache and pickle its value for every benchmark that shares it."""
     benchmark_dir = spec["benchmark_dir"]
     func, cls, module = _resolve(benchmark_dir, spec["name"])

@@ -1,12 +1,6 @@
-"""Isolated environments, and building and installing the project at a commit.
-
-One virtualenv per (python, requirements): created once and kept under ``env_dir``. Each
-commit is built once into a wheel cache, then "installed" by unpacking the wheel into a
-folder of its own that goes first on the worker's PYTHONPATH. That makes a commit's install
-a few milliseconds of unzip instead of a pip run, lets several commits share one
-environment (which ``--interleave`` needs: rounds alternate between commits), and makes a
-re-run of a cached commit free. A user-supplied ``install_command`` switches to the classic
-install-into-the-env way.
+"""Isolated environments: one virtualenv per (python, requirements), created once and kept
+under ``env_dir``, shared by every commit (each commit's build goes beside it, on the
+workers' PYTHONPATH: run/wheels.py), and what each one has installed.
 """
 
 from __future__ import annotations
@@ -14,24 +8,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
 import shutil
 import subprocess
 import sys
-import time
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from histbench.core.errors import HistbenchError
-from histbench.measure import BUILD_SCRIPT
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
-
-DEFAULT_BACKEND = ("setuptools.build_meta:__legacy__", ["setuptools>=40.8.0", "wheel"])
 LOG_TAIL = 3000
 MARKER = "histbench-env.json"
 
@@ -140,19 +124,15 @@ def uv_available() -> bool:
 
 
 class EnvManager:
-    """Creates environments and builds/installs commits into them, with a wheel cache."""
+    """Creates environments and installs requirements into them, once each (building and
+    installing commits is run/wheels.py's)."""
 
-    def __init__(self, env_dir: Path, *, kind: str = "virtualenv", project: str = "",
-                 build_command: list[str] | None = None,
-                 install_command: list[str] | None = None, cache_size: int = 50):
+    def __init__(self, env_dir: Path, *, kind: str = "virtualenv", project: str = ""):
         if kind == "uv" and not uv_available():
             raise HistbenchError("environment_type 'uv': the uv command is not installed")
         self.env_dir = Path(env_dir).resolve()
         self.kind = kind
         self.project = project
-        self.build_command = build_command or []
-        self.install_command = install_command or []
-        self.cache_size = cache_size
 
     # -- environments ---------------------------------------------------------------------
 
@@ -179,7 +159,7 @@ class EnvManager:
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise HistbenchError(f"cannot create environment {env.name}: "
-                                 f"{_last_line(proc.stderr or proc.stdout)}")
+                                 f"{last_line(proc.stderr or proc.stdout)}")
         reqs = [f"{pkg}{spec}" for pkg, spec in sorted(env.requirements.items())]
         if reqs:
             self._pip_install(env, reqs, what="requirements")
@@ -211,144 +191,9 @@ class EnvManager:
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise BuildError(f"cannot install {what} ({', '.join(reqs)}): "
-                             f"{_last_line(proc.stderr)}", proc.stderr[-LOG_TAIL:])
-
-    # -- building ---------------------------------------------------------------------------
-
-    def wheel_dir(self, env: Environment, sha: str) -> Path:
-        return self.env_dir / "wheels" / f"py{env.version}" / sha
-
-    def cached_wheel(self, env: Environment, sha: str) -> Path | None:
-        wheels = sorted(self.wheel_dir(env, sha).glob("*.whl"))
-        if wheels:
-            os.utime(wheels[0].parent)  # most recently used, for the cache's eviction
-            return wheels[0]
-        return None
-
-    def build(self, env: Environment, build_dir: Path, sha: str) -> Path:
-        """Build ``sha`` (checked out at ``build_dir``) into the wheel cache; raise BuildError."""
-        out = self.wheel_dir(env, sha)
-        tmp = out.with_name(out.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        try:
-            if self.build_command:
-                self._run_templates(self.build_command, env, build_dir, tmp, sha, None)
-            else:
-                self._pep517(env, build_dir, tmp)
-            wheels = sorted(tmp.glob("*.whl"))
-            if not wheels:
-                raise BuildError("the build produced no wheel", "")
-            shutil.rmtree(out, ignore_errors=True)
-            tmp.rename(out)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        self._evict()
-        return out / wheels[0].name
-
-    def _pep517(self, env: Environment, build_dir: Path, wheel_dir: Path) -> None:
-        backend, backend_path, requires = read_build_system(build_dir)
-        self.ensure_packages(env, requires, what="build requirements")
-        proc = subprocess.run([env.python, str(BUILD_SCRIPT), str(build_dir), str(wheel_dir),
-                               backend, *backend_path], capture_output=True, text=True,
-                              cwd=build_dir, env=env.worker_env(None))
-        if proc.returncode != 0:
-            log = (proc.stdout + proc.stderr)[-LOG_TAIL:]
-            raise BuildError(f"build failed: {_last_line(proc.stderr or proc.stdout)}", log)
-
-    def _run_templates(self, commands: list[str], env: Environment, build_dir: Path,
-                       wheel_dir: Path, sha: str, wheel_file: Path | None) -> None:
-        values = {"build_dir": str(build_dir), "env_dir": str(env.path),
-                  "wheel_dir": str(wheel_dir), "python": env.python, "commit": sha,
-                  "wheel_file": str(wheel_file or "")}
-        for template in commands:
-            try:
-                cmd = [part.format(**values) for part in shlex.split(template)]
-            except (KeyError, IndexError, ValueError) as exc:
-                raise HistbenchError(f"command {template!r}: bad placeholder {exc}") from None
-            proc = subprocess.run(cmd, cwd=build_dir, capture_output=True, text=True,
-                                  env=env.worker_env(None))
-            if proc.returncode != 0:
-                log = (proc.stdout + proc.stderr)[-LOG_TAIL:]
-                raise BuildError(f"{cmd[0]} failed: {_last_line(proc.stderr or proc.stdout)}",
-                                 log)
-
-    def _evict(self) -> None:
-        """Keep the ``cache_size`` most recently used builds (and their unpacked installs)."""
-        root = self.env_dir / "wheels"
-        builds = sorted((d for d in root.glob("py*/*") if d.is_dir()
-                         and not d.name.endswith(".tmp")), key=lambda d: d.stat().st_mtime)
-        for old in builds[:max(0, len(builds) - self.cache_size)]:
-            shutil.rmtree(old, ignore_errors=True)
-            shutil.rmtree(self.env_dir / "installs" / old.parent.name / old.name,
-                          ignore_errors=True)
-
-    # -- installing -------------------------------------------------------------------------
-
-    def install(self, env: Environment, wheel: Path, build_dir: Path, sha: str) -> Path | None:
-        """Make ``sha`` importable for the workers; returns the folder for PYTHONPATH."""
-        if self.install_command:
-            self._run_templates(self.install_command, env, build_dir, wheel.parent, sha, wheel)
-            return None
-        self.ensure_packages(env, wheel_requirements(wheel), what="dependencies")
-        target = self.env_dir / "installs" / f"py{env.version}" / sha
-        if not (target / ".complete").exists():
-            unpack_wheel(wheel, target)
-        return target
+                             f"{last_line(proc.stderr)}", proc.stderr[-LOG_TAIL:])
 
 
-def read_build_system(build_dir: Path) -> tuple[str, list[str], list[str]]:
-    """(backend, backend-path, requires) from pyproject.toml, with PEP 517's fallback."""
-    path = build_dir / "pyproject.toml"
-    if not path.exists():
-        backend, requires = DEFAULT_BACKEND
-        return backend, [], list(requires)
-    try:
-        data = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise BuildError(f"pyproject.toml is not valid TOML ({exc})", str(exc)) from None
-    system = data.get("build-system", {})
-    if "build-backend" not in system:
-        backend, requires = DEFAULT_BACKEND
-        return backend, [], list(system.get("requires", requires))
-    return system["build-backend"], list(system.get("backend-path", [])), list(
-        system.get("requires", []))
-
-
-def wheel_requirements(wheel: Path) -> list[str]:
-    """Unconditional Requires-Dist of a wheel (extras are not the project's to need)."""
-    with zipfile.ZipFile(wheel) as zf:
-        meta = next((n for n in zf.namelist() if n.endswith(".dist-info/METADATA")), None)
-        text = zf.read(meta).decode("utf-8", "replace") if meta else ""
-    reqs = []
-    for line in text.splitlines():
-        if line.startswith("Requires-Dist:"):
-            req = line.split(":", 1)[1].strip()
-            if "extra ==" not in req:
-                reqs.append(req)
-    return reqs
-
-
-def unpack_wheel(wheel: Path, target: Path) -> None:
-    """Unpack a wheel as an install would place its importable files.
-
-    ``<name>.data/purelib`` and ``platlib`` belong next to the packages; scripts and
-    headers are not needed to import the project, so they are left out.
-    """
-    tmp = target.with_name(target.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    with zipfile.ZipFile(wheel) as zf:
-        zf.extractall(tmp)
-    for data_dir in tmp.glob("*.data"):
-        for sub in ("purelib", "platlib"):
-            for item in (data_dir / sub).glob("*") if (data_dir / sub).is_dir() else []:
-                shutil.move(str(item), str(tmp / item.name))
-        shutil.rmtree(data_dir)
-    (tmp / ".complete").write_text(str(time.time()))
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)
-
-
-def _last_line(text: str) -> str:
+def last_line(text: str) -> str:
     lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
     return lines[-1][:300] if lines else "no output"

@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from histbench.core.config import Config
 from histbench.core.errors import HistbenchError
 from histbench.measure import WORKER_SCRIPT
+from histbench.measure.worker_spec import DEFAULTS, DiscoverSpec
 
 
 @dataclass
@@ -33,13 +35,15 @@ class BenchmarkSpec:
     version: str = ""
     higher_is_better: bool = False
     code: str = ""
-    rounds: int = 2
-    timeout: float | None = None
-    number: int = 0
-    repeat: Any = 0
-    warmup_time: float = -1.0
-    sample_time: float = 0.01
-    min_run_count: int = 2
+    # the worker reports every attribute; these are its defaults, so that a spec made
+    # here (from benchmarks.json, in tests) times as a discovered one would
+    rounds: int = DEFAULTS["rounds"]
+    timeout: float | None = DEFAULTS["timeout"]
+    number: int = DEFAULTS["number"]
+    repeat: Any = DEFAULTS["repeat"]
+    warmup_time: float = DEFAULTS["warmup_time"]
+    sample_time: float = DEFAULTS["sample_time"]
+    min_run_count: int = DEFAULTS["min_run_count"]
     setup_cache_key: str | None = None
     setup_cache_timeout: float | None = None
 
@@ -86,14 +90,16 @@ class Suite:
 
 
 def discover(python: str, benchmark_dir: Path, *, timeout: float = 300.0,
-             default_timeout: float = 60.0, env: dict[str, str] | None = None) -> Suite:
+             default_timeout: float = Config.default_timeout,
+             env: dict[str, str] | None = None) -> Suite:
     benchmark_dir = Path(benchmark_dir).resolve()
     if not benchmark_dir.is_dir():
         raise HistbenchError(f"{benchmark_dir}: benchmark folder not found")
     with tempfile.TemporaryDirectory(prefix="histbench-discover-") as tmp:
         out = Path(tmp) / "suite.json"
         spec = Path(tmp) / "spec.json"
-        spec.write_text(json.dumps({"benchmark_dir": str(benchmark_dir), "out_file": str(out)}))
+        request = DiscoverSpec(benchmark_dir=str(benchmark_dir), out_file=str(out))
+        spec.write_text(json.dumps(request))
         try:
             proc = subprocess.run([python, str(WORKER_SCRIPT), "discover", str(spec)], cwd=tmp,
                                   capture_output=True, text=True, timeout=timeout, env=env)

@@ -25,6 +25,7 @@ from histbench.core.parallel import fork_map
 from histbench.store import machine as machines
 from histbench.store import results
 from histbench.store.results import BenchmarkResult, CommitInfo, RunResults
+from histbench.store.statuses import Status
 
 ASV_RESULT_NAME = re.compile(r"^[0-9a-f]{7,40}-.+\.json$")
 
@@ -111,9 +112,9 @@ def convert_row(name: str, row: list, columns: list[str], meta: dict) -> list[Be
             duration=duration if isinstance(duration, (int, float)) else None)
         value = _per_combo(values, i)
         if value is None:
-            r.status, r.reason = "failed", "failed in asv (null result)"
+            r.status, r.reason = Status.FAILED, "failed in asv (null result)"
         elif isinstance(value, float) and math.isnan(value):
-            r.status, r.reason = "skipped", "skipped in asv (NaN result)"
+            r.status, r.reason = Status.SKIPPED, "skipped in asv (NaN result)"
         else:
             raw = _per_combo(samples, i)
             good = [float(v) for v in raw or [] if v is not None and math.isfinite(v)]

@@ -19,10 +19,10 @@ import orjson
 from histbench.core.errors import HistbenchError
 from histbench.core.files import write_atomic
 from histbench.store.samples import Summary, summarize
+from histbench.store.statuses import STATUSES, BuildRecord, Status
 
 SCHEMA = "histbench-results"
 SCHEMA_VERSION = 1
-STATUSES = ("ok", "failed", "skipped")
 
 
 def params_text(params: dict[str, str]) -> str:
@@ -79,7 +79,7 @@ class BenchmarkResult:
     unit: str = "seconds"
     version: str = ""
     higher_is_better: bool = False
-    status: str = "ok"
+    status: Status = Status.OK
     reason: str | None = None
     stderr_tail: str | None = None
     process_samples: list[list[float]] = field(default_factory=list)
@@ -117,6 +117,7 @@ class BenchmarkResult:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        data["status"] = Status(self.status).value
         data["stats"] = self.stats.to_dict() if self.stats else None
         return data
 
@@ -128,6 +129,7 @@ class BenchmarkResult:
         result = cls(**data)
         if result.status not in STATUSES:
             raise ValueError(f"unknown status {result.status!r}")
+        result.status = Status(result.status)
         result.stats = Summary.from_dict(stats) if stats else None
         result.disturbance = Disturbance(**disturbance) if disturbance else None
         return result
@@ -162,7 +164,7 @@ class RunResults:
     started_at: float | None = None
     finished_at: float | None = None
     settings: dict[str, Any] = field(default_factory=dict)
-    build: dict[str, Any] = field(default_factory=lambda: {"status": "ok"})
+    build: BuildRecord = field(default_factory=BuildRecord)
     results: list[BenchmarkResult] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     complete: bool = True  # False while an interleaved run has rounds still to do
@@ -170,7 +172,7 @@ class RunResults:
 
     @property
     def build_failed(self) -> bool:
-        return self.build.get("status") == "failed"
+        return self.build.failed
 
     def by_key(self) -> dict[tuple, BenchmarkResult]:
         return {r.key: r for r in self.results}
@@ -188,7 +190,7 @@ class RunResults:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "settings": self.settings,
-            "build": self.build,
+            "build": self.build.to_dict(),
             "results": [r.to_dict() for r in self.results],
             "errors": self.errors,
             "complete": self.complete,
@@ -208,7 +210,7 @@ class RunResults:
             started_at=data.get("started_at"),
             finished_at=data.get("finished_at"),
             settings=data.get("settings", {}),
-            build=data.get("build", {"status": "ok"}),
+            build=BuildRecord.from_dict(data.get("build", {})),
             results=[BenchmarkResult.from_dict(r) for r in data.get("results", [])],
             errors=data.get("errors", []),
             complete=data.get("complete", True),

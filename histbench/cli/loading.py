@@ -1,0 +1,77 @@
+"""What the commands work on, found from what the user named: the config, a machine's
+measured history, one commit's run.
+
+Everything below the config pulls in numpy (results) or scipy (series), so it is imported
+inside each function, keeping ``histbench --help`` and ``histbench run`` quick to start.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from histbench.core.config import Config, default_config, find_config, load_config
+from histbench.core.errors import HistbenchError
+
+if TYPE_CHECKING:
+    from histbench.analysis.series import History
+    from histbench.store.results import RunResults
+
+
+def config_for(args: argparse.Namespace, required: bool) -> Config:
+    """The --config file, else the nearest histbench.json, else (when not required) the
+    defaults of the current folder."""
+    if args.config:
+        return load_config(Path(args.config))
+    try:
+        return load_config(find_config())
+    except HistbenchError:
+        if required:
+            raise
+        return default_config(Path.cwd())
+
+
+def history_order(config: Config) -> list[str] | None:
+    """First-parent order of the configured branches, or None without a usable repo."""
+    from histbench.run.git import Repo, branch_commits
+
+    try:
+        repo = Repo(config.repo_path)
+    except HistbenchError:
+        return None
+    return branch_commits(repo, config.branches, missing_ok=True) or None
+
+
+def load_history(config: Config, args: argparse.Namespace) -> History:
+    """The history of --machine (or the only one) in --env (or the most used), for the
+    commands that have those options."""
+    from histbench.analysis import series
+
+    machine = series.pick_machine(config.results_dir, getattr(args, "machine", None))
+    return series.load_history(config.results_dir, machine, env_name=getattr(args, "env", None),
+                order=history_order(config))
+
+
+def resolve_run(config: Config, history: History, spec: str) -> RunResults:
+    """A ref git knows, or a hash prefix of a measured commit."""
+    from histbench.run.git import Repo
+
+    sha = spec
+    try:
+        sha = Repo(config.repo_path).rev(spec)
+    except HistbenchError:
+        pass
+    matches = [h for h in history.runs if h.startswith(sha.lower())]
+    if len(matches) != 1:
+        why = "is ambiguous" if matches else "has no results"
+        raise HistbenchError(f"commit {spec!r} {why} on machine {history.machine} "
+                             f"(env {history.env_name})")
+    return history.runs[matches[0]]
+
+
+def named_or_newest(config: Config, history: History, spec: str | None) -> RunResults:
+    """The run of the commit the user named, or of the newest measured one."""
+    if spec:
+        return resolve_run(config, history, spec)
+    return history.runs[history.commits[-1].hash]

@@ -1,0 +1,118 @@
+"""A benchmark's rounds folded into one result per parameter set.
+
+Samples stay grouped by the process that took them (the processes, not the samples, are
+the independent values), and the samples the machine disturbed are set aside by the rule
+of measure/disturbance.py, kept in the result as evidence.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from histbench.measure import disturbance
+from histbench.run.settings import QuietLevel
+from histbench.run.suite import BenchmarkSpec
+from histbench.run.worker_process import Outcome
+from histbench.store.results import BenchmarkResult, Disturbance
+from histbench.store.statuses import Status
+
+
+def combine(bench: BenchmarkSpec, rounds: list[dict[int, Outcome]],
+            quiet: QuietLevel | None = None) -> list[BenchmarkResult]:
+    """Fold the rounds of one benchmark into one result per parameter set.
+
+    A parameter set that failed in any round is reported failed (a flaky benchmark should
+    be seen, not averaged over). Disturbed samples are judged against ``quiet``.
+    """
+    quiet = quiet if quiet is not None else QuietLevel()
+    results = []
+    for index, params in enumerate(bench.param_sets()):
+        outs = [r[index] for r in rounds if index in r]
+        result = _empty_result(bench, index, params)
+        failed = next((o for o in outs if o.status == Status.FAILED), None)
+        skipped = next((o for o in outs if o.status == Status.SKIPPED), None)
+        if failed or skipped or not outs:
+            bad = failed or skipped
+            result.status = bad.status if bad else Status.FAILED
+            result.reason = bad.reason if bad else "not run"
+            result.stderr_tail = bad.stderr_tail if bad else None
+        else:
+            _split_disturbed(result, outs, quiet)
+            result.number = outs[0].number
+            energy = [o.extra["energy"] for o in outs if o.extra.get("energy")]
+            if energy:
+                result.extra["energy"] = combine_energy(energy)
+            result.started_at = outs[0].started_at
+            result.duration = sum(o.duration or 0.0 for o in outs)
+            result.with_stats()
+        results.append(result)
+    return results
+
+
+def failed_results(bench: BenchmarkSpec, status: Status, reason: str,
+                   tail: str | None = None) -> list[BenchmarkResult]:
+    """Every parameter set of a benchmark marked with one reason (setup_cache failed, ...)."""
+    found = []
+    for index, params in enumerate(bench.param_sets()):
+        result = _empty_result(bench, index, params)
+        result.status, result.reason, result.stderr_tail = status, reason, tail
+        found.append(result)
+    return found
+
+
+def _empty_result(bench: BenchmarkSpec, index: int, params: dict[str, str]) -> BenchmarkResult:
+    return BenchmarkResult(name=bench.name, kind=bench.kind, params=params, param_index=index,
+                           unit=bench.unit, version=bench.version,
+                           higher_is_better=bench.higher_is_better)
+
+
+def _split_disturbed(result: BenchmarkResult, outs: list[Outcome], quiet: QuietLevel) -> None:
+    """Undisturbed samples, normalised, for the statistics; every sample kept beside them
+    in measured order, with the record of how much the machine interfered. A process
+    with no quiet sample adds none; when no process had one, every sample is used and
+    the result says so (``fallback``)."""
+    if not any(o.references for o in outs):  # no gauge: other kinds, or --keep-disturbed
+        result.process_samples = [o.samples for o in outs]
+        return
+    typical = disturbance.typical_share([v for o in outs for v in o.cpu_shares])
+    flags = [o.disturbed(quiet, typical) for o in outs]
+    scaled = [disturbance.normalised(o.samples, o.references, quiet.anchor) for o in outs]
+    clean = [[v for v, bad in zip(values, f, strict=True) if not bad]
+             for values, f in zip(scaled, flags, strict=True)]
+    fallback = not any(clean)
+    result.process_samples = scaled if fallback else [g for g in clean if g]
+    result.measured_samples = [o.samples for o in outs]
+    result.process_references = [o.references for o in outs]
+    result.process_cpu_shares = [o.cpu_shares for o in outs]
+    slowdowns = _slowdowns(outs, quiet.seconds)
+    result.disturbance = Disturbance(
+        samples=sum(len(o.samples) for o in outs), rejected=sum(map(sum, flags)),
+        slowdown=statistics.median(slowdowns) if slowdowns else 1.0,
+        worst=max(slowdowns, default=1.0), reference_level=quiet.seconds,
+        normalised_to=quiet.anchor, fallback=fallback)
+
+
+def _slowdowns(outs: list[Outcome], level: float | None) -> list[float]:
+    """The machine's slowness during each sample: the slower reference beside it over the
+    quiet level."""
+    if not level:
+        return []
+    return [disturbance.beside(o.references, i) / level
+            for o in outs if len(o.references) == len(o.samples) + 1
+            for i in range(len(o.samples))]
+
+
+def combine_energy(per_process: list[dict[str, Any]]) -> dict[str, Any]:
+    """Joules per call over the rounds: the median, the values, and whether any of them is
+    an estimate (one estimated round makes the whole figure an estimate)."""
+    median = statistics.median(e["joules_per_call"] for e in per_process)
+    estimated = any(e.get("estimated", True) for e in per_process)
+    out = {"joules_per_call": median, "per_process": [e["joules_per_call"]
+                                                      for e in per_process],
+           "estimated": estimated,
+           "source": "cpu-time estimate" if estimated else per_process[0]["source"]}
+    watts = [e["watts_per_core"] for e in per_process if "watts_per_core" in e]
+    if watts:
+        out["watts_per_core"] = watts[0]
+    return out

@@ -1,0 +1,173 @@
+"""Each commit built once into a wheel cache, then "installed" beside its environment.
+
+Installing is unpacking the wheel into a folder of the commit's own that goes first on the
+workers' PYTHONPATH: a few milliseconds of unzip instead of a pip run. That lets several
+commits share one environment (which ``--interleave`` needs: rounds alternate between
+commits), and makes a re-run of a cached commit free. A user-supplied ``install_command``
+switches to the classic install-into-the-env way.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import time
+import zipfile
+from pathlib import Path
+
+from histbench.core.errors import HistbenchError
+from histbench.measure import BUILD_SCRIPT
+from histbench.run.environments import LOG_TAIL, BuildError, Environment, EnvManager, last_line
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+DEFAULT_BACKEND = ("setuptools.build_meta:__legacy__", ["setuptools>=40.8.0", "wheel"])
+
+
+class CommitWheels:
+    """Builds commits into the wheel cache (the ``cache_size`` most recently used kept) and
+    installs them for the workers."""
+
+    def __init__(self, envs: EnvManager, *, build_command: list[str] | None = None,
+                 install_command: list[str] | None = None, cache_size: int = 50):
+        self.envs = envs
+        self.env_dir = envs.env_dir
+        self.build_command = build_command or []
+        self.install_command = install_command or []
+        self.cache_size = cache_size
+
+    def wheel_dir(self, env: Environment, sha: str) -> Path:
+        return self.env_dir / "wheels" / f"py{env.version}" / sha
+
+    def cached_wheel(self, env: Environment, sha: str) -> Path | None:
+        wheels = sorted(self.wheel_dir(env, sha).glob("*.whl"))
+        if wheels:
+            os.utime(wheels[0].parent)  # most recently used, for the cache's eviction
+            return wheels[0]
+        return None
+
+    def build(self, env: Environment, build_dir: Path, sha: str) -> Path:
+        """Build ``sha`` (checked out at ``build_dir``) into the wheel cache; raise BuildError."""
+        out = self.wheel_dir(env, sha)
+        tmp = out.with_name(out.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        try:
+            if self.build_command:
+                self._run_templates(self.build_command, env, build_dir, tmp, sha, None)
+            else:
+                self._pep517(env, build_dir, tmp)
+            wheels = sorted(tmp.glob("*.whl"))
+            if not wheels:
+                raise BuildError("the build produced no wheel", "")
+            shutil.rmtree(out, ignore_errors=True)
+            tmp.rename(out)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        self._evict()
+        return out / wheels[0].name
+
+    def _pep517(self, env: Environment, build_dir: Path, wheel_dir: Path) -> None:
+        backend, backend_path, requires = read_build_system(build_dir)
+        self.envs.ensure_packages(env, requires, what="build requirements")
+        proc = subprocess.run([env.python, str(BUILD_SCRIPT), str(build_dir), str(wheel_dir),
+                               backend, *backend_path], capture_output=True, text=True,
+                              cwd=build_dir, env=env.worker_env(None))
+        if proc.returncode != 0:
+            log = (proc.stdout + proc.stderr)[-LOG_TAIL:]
+            raise BuildError(f"build failed: {last_line(proc.stderr or proc.stdout)}", log)
+
+    def _run_templates(self, commands: list[str], env: Environment, build_dir: Path,
+                       wheel_dir: Path, sha: str, wheel_file: Path | None) -> None:
+        values = {"build_dir": str(build_dir), "env_dir": str(env.path),
+                  "wheel_dir": str(wheel_dir), "python": env.python, "commit": sha,
+                  "wheel_file": str(wheel_file or "")}
+        for template in commands:
+            try:
+                cmd = [part.format(**values) for part in shlex.split(template)]
+            except (KeyError, IndexError, ValueError) as exc:
+                raise HistbenchError(f"command {template!r}: bad placeholder {exc}") from None
+            proc = subprocess.run(cmd, cwd=build_dir, capture_output=True, text=True,
+                                  env=env.worker_env(None))
+            if proc.returncode != 0:
+                log = (proc.stdout + proc.stderr)[-LOG_TAIL:]
+                raise BuildError(f"{cmd[0]} failed: {last_line(proc.stderr or proc.stdout)}",
+                                 log)
+
+    def _evict(self) -> None:
+        """Keep the ``cache_size`` most recently used builds (and their unpacked installs)."""
+        root = self.env_dir / "wheels"
+        builds = sorted((d for d in root.glob("py*/*") if d.is_dir()
+                         and not d.name.endswith(".tmp")), key=lambda d: d.stat().st_mtime)
+        for old in builds[:max(0, len(builds) - self.cache_size)]:
+            shutil.rmtree(old, ignore_errors=True)
+            shutil.rmtree(self.env_dir / "installs" / old.parent.name / old.name,
+                          ignore_errors=True)
+
+    def install(self, env: Environment, wheel: Path, build_dir: Path, sha: str) -> Path | None:
+        """Make ``sha`` importable for the workers; returns the folder for PYTHONPATH."""
+        if self.install_command:
+            self._run_templates(self.install_command, env, build_dir, wheel.parent, sha, wheel)
+            return None
+        self.envs.ensure_packages(env, wheel_requirements(wheel), what="dependencies")
+        target = self.env_dir / "installs" / f"py{env.version}" / sha
+        if not (target / ".complete").exists():
+            unpack_wheel(wheel, target)
+        return target
+
+
+def read_build_system(build_dir: Path) -> tuple[str, list[str], list[str]]:
+    """(backend, backend-path, requires) from pyproject.toml, with PEP 517's fallback."""
+    path = build_dir / "pyproject.toml"
+    if not path.exists():
+        backend, requires = DEFAULT_BACKEND
+        return backend, [], list(requires)
+    try:
+        data = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise BuildError(f"pyproject.toml is not valid TOML ({exc})", str(exc)) from None
+    system = data.get("build-system", {})
+    if "build-backend" not in system:
+        backend, requires = DEFAULT_BACKEND
+        return backend, [], list(system.get("requires", requires))
+    return system["build-backend"], list(system.get("backend-path", [])), list(
+        system.get("requires", []))
+
+
+def wheel_requirements(wheel: Path) -> list[str]:
+    """Unconditional Requires-Dist of a wheel (extras are not the project's to need)."""
+    with zipfile.ZipFile(wheel) as zf:
+        meta = next((n for n in zf.namelist() if n.endswith(".dist-info/METADATA")), None)
+        text = zf.read(meta).decode("utf-8", "replace") if meta else ""
+    reqs = []
+    for line in text.splitlines():
+        if line.startswith("Requires-Dist:"):
+            req = line.split(":", 1)[1].strip()
+            if "extra ==" not in req:
+                reqs.append(req)
+    return reqs
+
+
+def unpack_wheel(wheel: Path, target: Path) -> None:
+    """Unpack a wheel as an install would place its importable files.
+
+    ``<name>.data/purelib`` and ``platlib`` belong next to the packages; scripts and
+    headers are not needed to import the project, so they are left out.
+    """
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    with zipfile.ZipFile(wheel) as zf:
+        zf.extractall(tmp)
+    for data_dir in tmp.glob("*.data"):
+        for sub in ("purelib", "platlib"):
+            for item in (data_dir / sub).glob("*") if (data_dir / sub).is_dir() else []:
+                shutil.move(str(item), str(tmp / item.name))
+        shutil.rmtree(data_dir)
+    (tmp / ".complete").write_text(str(time.time()))
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)

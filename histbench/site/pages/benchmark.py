@@ -1,0 +1,230 @@
+"""Benchmark pages: a benchmark's history plotted (by commit and by date), its detected
+changes with bisect hints, its failures and its code. Steps are detected here, beside the
+drawing, so that forked workers share that work too; the parent takes the steps in from
+each task's ``FoundSteps``."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from histbench.analysis.bisect_hints import bisect_hint, span_of
+from histbench.analysis.steps import Step
+from histbench.core.config import Config
+from histbench.core.formatting import format_value
+from histbench.site.commit_rows import page_slug
+from histbench.site.model import (
+    SeriesData,
+    SiteData,
+    StepCache,
+    read_cache,
+    set_steps,
+    write_cache,
+)
+from histbench.site.page_writer import PageWriter
+from histbench.site.pages.context import stable_context
+from histbench.store.results import CommitInfo, params_text
+
+CHUNK = 8  # parameter sets per plot
+FAILED = ("failed", "skipped", "build-failed")  # the statuses listed as failures
+
+
+@dataclass(frozen=True)
+class FoundSteps:
+    """The steps of one series, looked up (or detected) in a task: the parent records
+    them in its step cache and its own copy of the series."""
+
+    site: int
+    series: tuple
+    key: str
+    steps: list[Step]
+
+
+@dataclass
+class DrawnPages:
+    """What benchmark pages leave besides files: the steps they found and the y axis
+    layers they drew, for the caches."""
+
+    steps: list[FoundSteps] = field(default_factory=list)
+    axes: dict[tuple, str] = field(default_factory=dict)
+
+
+class AxisLayerCache:
+    """Axis layers of earlier publishes, valid while histbench's plotting code and
+    matplotlib are the same."""
+
+    def __init__(self, path: Path, digest: str):
+        self.path = path
+        self.version = f"{digest}:{importlib.metadata.version('matplotlib')}"
+        self.entries: dict[tuple, str] = read_cache(path, self.version)
+        self.dirty = False
+
+    def add(self, entries: dict[tuple, str]) -> None:
+        if set(entries) - set(self.entries):
+            self.entries.update(entries)
+            self.dirty = True
+
+    def save(self) -> None:
+        if self.dirty:
+            write_cache(self.path, self.version, self.entries)
+
+
+@dataclass(frozen=True)
+class BenchmarkSettings:
+    """What the publish was asked for that benchmark pages depend on."""
+
+    config: Config
+    alpha: float
+    position: dict[str, int]  # first-parent hash -> index in history
+    info: dict[str, dict]  # benchmarks.json: code, parameters, attributes
+
+
+class BenchmarkPages:
+    """Renders the benchmark pages of the sites, a group of benchmarks at a time. Keeps
+    per process what every page of a site shares: its timeline and its commits' digest."""
+
+    def __init__(self, sites: list[SiteData], settings: BenchmarkSettings,
+                 step_cache: StepCache, axis_layers: dict[tuple, str]):
+        self.sites = sites
+        self.members = [site.benchmarks() for site in sites]
+        self.settings = settings
+        self.step_cache = step_cache
+        self.axis_layers = axis_layers  # drawn by earlier publishes
+        self.axis_layers_given = False
+        self.timelines: dict[int, Any] = {}
+        self.commit_digests: dict[int, str] = {}
+
+    def write(self, writer: PageWriter, k: int, names: tuple[str, ...]) -> DrawnPages:
+        """The pages of benchmarks ``names`` of site ``k``."""
+        drawn = DrawnPages()
+        for name in names:
+            self._write_page(writer, k, name, drawn)
+        return drawn
+
+    def take_steps(self, found: FoundSteps) -> None:
+        """Steps that a task (maybe in another process) found."""
+        self.step_cache.record(found.key, found.steps)
+        site = self.sites[found.site]
+        set_steps(site.series[found.series], found.steps, site.commits)
+
+    def size(self, k: int, names: tuple[str, ...]) -> int:
+        """How many series the pages of ``names`` plot: the work of drawing them."""
+        return sum(len(self.members[k][n]) for n in names)
+
+    def _write_page(self, writer: PageWriter, k: int, name: str, drawn: DrawnPages) -> None:
+        site, members = self.sites[k], self.members[k][name]
+        drawn.steps += self._find_steps(k, members)
+        meta = self.settings.info.get(name, {})
+        rel = f"{site.slug}/b/{page_slug(name)}"
+        if writer.fresh(rel, self._digest(k, members, meta)):
+            return
+        chunks = self._draw(k, name, members, drawn)
+        writer.render(rel, "benchmark.html", name=name, chunks=chunks,
+                      **benchmark_context(members, meta, site.commits, site.machine,
+                                          self.settings.position),
+                      **stable_context(site, self.sites))
+
+    def _find_steps(self, k: int, members: list[SeriesData]) -> list[FoundSteps]:
+        found = []
+        for s in members:
+            key, steps = self.step_cache.lookup(
+                s, self.settings.alpha, self.settings.config.threshold_for(s.name))
+            set_steps(s, steps, self.sites[k].commits)
+            found.append(FoundSteps(k, s.key, key, steps))
+        return found
+
+    def _digest(self, k: int, members: list[SeriesData], meta: dict) -> str:
+        return repr((self._commits_digest(k), self.settings.config.show_commit_url,
+                     [(s.digest(), [st.to_dict() for st in s.steps]) for s in members],
+                     [span_of(c, self.settings.position) for s in members for c in s.changes],
+                     len(self.sites), json.dumps(meta, sort_keys=True, default=str)))
+
+    def _draw(self, k: int, name: str, members: list[SeriesData],
+              drawn: DrawnPages) -> list[dict[str, Any]]:
+        from histbench.site import plots  # matplotlib: only when drawing
+
+        if not self.axis_layers_given:
+            plots.use_axis_layers(self.axis_layers)
+            self.axis_layers_given = True
+        chunks = []
+        for i in range(0, len(members), CHUNK):
+            chunk = members[i:i + CHUNK]
+            order_svg, date_svg = plots.history_plots(chunk, self._timeline(k),
+                                                      id_prefix=f"c{i}")
+            title = (f"{params_text(chunk[0].params)} … {params_text(chunk[-1].params)}"
+                     if len(chunk) > 1 else params_text(chunk[0].params) or name)
+            chunks.append({"title": title, "order_svg": order_svg, "date_svg": date_svg,
+                           "legend": plots.legend(chunk) if len(chunk) > 1 else []})
+        drawn.axes.update(plots.drawn_axis_layers())
+        return chunks
+
+    def _timeline(self, k: int):
+        from histbench.site.plots import Timeline
+
+        if k not in self.timelines:
+            self.timelines[k] = Timeline.build(self.sites[k].commits, self._commit_link)
+        return self.timelines[k]
+
+    def _commit_link(self, commit: CommitInfo) -> str:
+        url = self.settings.config.show_commit_url
+        return url + commit.hash if url else f"../c/{commit.hash}.html"
+
+    def _commits_digest(self, k: int) -> str:
+        if k not in self.commit_digests:
+            self.commit_digests[k] = hashlib.sha256(repr([
+                (c.hash, c.subject, c.date) for c in self.sites[k].commits]).encode()).hexdigest()
+        return self.commit_digests[k]
+
+
+def benchmark_context(members: list[SeriesData], meta: dict, commits: list[CommitInfo],
+                      machine_name: str, position: dict[str, int]) -> dict[str, Any]:
+    """What a benchmark page shows besides its plots."""
+    first = members[0]
+    return {"kind": first.kind, "unit": first.unit, "bench_version": first.version,
+            "higher_is_better": first.higher_is_better,
+            "changes": _changes(members, machine_name, position),
+            "failures": _failures(members, commits)[-50:], "attributes": _attributes(first, meta),
+            "code": meta.get("code", "")}
+
+
+def _changes(members: list[SeriesData], machine_name: str,
+             position: dict[str, int]) -> list[dict[str, Any]]:
+    changes = []
+    for s in members:
+        for c in s.changes:
+            changes.append({"regression": c.regression, "params": params_text(s.params),
+                            "bisect": bisect_hint(c, machine_name, position),
+                            "last_good": c.last_good, "first_bad": c.first_bad,
+                            "before": format_value(c.before, s.unit),
+                            "after": format_value(c.after, s.unit), "ratio": c.ratio,
+                            "p_value": c.p_value, "open": c.open,
+                            "subject": c.first_bad.subject})
+    changes.sort(key=lambda c: -c["first_bad"].date)
+    return changes
+
+
+def _failures(members: list[SeriesData], commits: list[CommitInfo]) -> list[dict[str, Any]]:
+    failures = []
+    for s in members:
+        for i, status in enumerate(s.status):
+            if status in FAILED:
+                c = commits[i]
+                failures.append({"hash": c.hash, "short": c.short, "status": status,
+                                 "reason": s.reasons[i], "params": params_text(s.params)})
+    return failures
+
+
+def _attributes(first: SeriesData, meta: dict) -> list[tuple[str, str]]:
+    """The benchmark's attributes from benchmarks.json, its parameters first."""
+    attributes = [(k, json.dumps(v) if not isinstance(v, str) else v)
+                  for k, v in sorted(meta.items())
+                  if k not in ("code", "params", "param_names") and v not in (None, "")]
+    if first.params:
+        attributes.insert(0, ("params", "; ".join(
+            f"{k}: {', '.join(v)}" for k, v in zip(meta.get("param_names", []),
+                                                   meta.get("params", []), strict=False))))
+    return attributes

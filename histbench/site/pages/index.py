@@ -1,0 +1,73 @@
+"""A site's index: every benchmark with its latest value, its change against the previous
+measurement and the best one, a sparkline and its open regressions."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from histbench.core.formatting import format_value
+from histbench.site.commit_rows import page_slug
+from histbench.site.model import SeriesData, SiteData
+from histbench.site.page_writer import PageWriter
+from histbench.site.sparklines import sparkline
+from histbench.store.results import params_text
+
+NOTABLE = 0.02  # a change smaller than this is shown uncoloured
+
+
+def write_index_pages(writer: PageWriter, site: SiteData, context: dict[str, Any], *,
+                      top: bool) -> None:
+    """The site's index, and with ``top`` its copy at the top of the html folder (links
+    into the site's folder by ``base``). ``context``: ``summary_context`` of the site."""
+    rows = index_rows(site)
+    pages = [(f"{site.slug}/index.html", "")] + ([("index.html", f"{site.slug}/")] if top else [])
+    for rel, base in pages:
+        writer.always(rel)
+        writer.render(rel, "index.html", groups=rows, latest=site.commits[-1], base=base,
+                      **context)
+
+
+def index_rows(site: SiteData) -> list[tuple[str, list[dict]]]:
+    return [(group, [index_row(s, group) for s in members])
+            for group, members in site.groups().items()]
+
+
+def index_row(s: SeriesData, group: str) -> dict[str, Any]:
+    last = s.latest()
+    prev = next((i for i in range(last - 1, -1, -1) if s.status[i] == "ok"), None) \
+        if last is not None else None
+    ok = [v for v in s.median if v is not None]
+    best = (max(ok) if s.higher_is_better else min(ok)) if ok else None
+    latest = s.median[last] if last is not None else None
+    prev_text, prev_class = _change(s, latest, s.median[prev] if prev is not None else None)
+    best_text, best_class = _change(s, latest, best)
+    failing = s.status[-1] in ("failed",) if s.status else False
+    return {
+        "series": s, "page": page_slug(s.name),
+        "short": s.name[len(group) + 1:] if group else s.name,
+        "params": params_text(s.params), "spark": sparkline(s.median),
+        "latest": (f"{format_value(latest, s.unit)} [{format_value(s.ci_low[last], s.unit)}"
+                   f", {format_value(s.ci_high[last], s.unit)}]") if latest is not None
+        else s.status[-1] if s.status else "",
+        "prev": prev_text, "prev_class": prev_class, "best": best_text,
+        "best_class": best_class,
+        "open": sum(1 for c in s.changes if c.regression and c.open),
+        "failed": s.reasons[-1] if failing else "",
+    }
+
+
+def _change(s: SeriesData, latest: float | None, ref: float | None) -> tuple[str, str]:
+    """The latest value against ``ref``: the change in percent and its CSS class."""
+    if latest is None or not ref:
+        return "", ""
+    ratio = latest / ref
+    worse = ratio < 1 if s.higher_is_better else ratio > 1
+    notable = abs(ratio - 1) > NOTABLE
+    return _pct(ratio), "worse" if worse and notable else "better" if notable else ""
+
+
+def _pct(ratio: float | None) -> str:
+    if ratio is None or not math.isfinite(ratio):
+        return ""
+    return f"{(ratio - 1) * 100:+.1f}%"
