@@ -276,7 +276,7 @@ def test_failed_write_leaves_no_temp_file(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     "text, expected",
     [
-        ('{\n  "name": "box",\n  oops\n}', "not valid JSON (line 3)"),
+        ('{\n  "name": "box",\n  oops\n}', "not valid JSON (line 3: "),
         ("[1, 2]", "not a histbench machine record"),
         ('{"foo": 1}', "not a histbench machine record (missing 'name')"),
         ("null", "not a histbench machine record"),

@@ -14,6 +14,7 @@ import pytest
 from conftest import shared_django_results
 from markupsafe import Markup
 
+from histbench.analysis.series import PointStatus
 from histbench.core.config import load_config
 from histbench.core.errors import HistbenchError
 from histbench.site import templating
@@ -25,6 +26,7 @@ from histbench.site.publisher import Publisher
 from histbench.site.sparklines import sparkline
 from histbench.store.asv_import import import_asv
 from histbench.store.results import iter_result_files
+from histbench.store.statuses import Status
 
 COMMITS = 30
 
@@ -162,7 +164,7 @@ def test_condensed_file_keeps_what_the_site_shows(django):
     assert run.commit.hash == data["commit"]["hash"]
     for j, r in enumerate(data["results"]):
         assert run.keys[j] == (r["name"], tuple(r["params"].items()))
-        assert run.status[j] == r["status"]
+        assert run.status[j] is Status(r["status"])
         samples = [v for group in r["process_samples"] for v in group]
         assert list(run.samples_of(j)) == (samples if r["status"] == "ok" else [])
         if r["stats"]:
@@ -172,8 +174,9 @@ def test_condensed_file_keeps_what_the_site_shows(django):
 def test_commit_rows_escape_what_is_data():
     s = SeriesData(key=("x", ()), name="bench.<b>x</b>", params={}, kind="time",
                    unit="seconds", version="", higher_is_better=False,
-                   status=["ok", "failed"], median=[1e-3, None], ci_low=[1e-3, None],
-                   ci_high=[1e-3, None], reasons=[None, "<script>alert(1)</script>"])
+                   status=[PointStatus.OK, PointStatus.FAILED], median=[1e-3, None],
+                   ci_low=[1e-3, None], ci_high=[1e-3, None],
+                   reasons=[None, "<script>alert(1)</script>"])
     head = Markup("<td>{}</td>").format(s.name)
     _, html, now = _row(s, head, 1, 0, None, None)
     assert "<script>" not in html and "&lt;script&gt;alert(1)" in html

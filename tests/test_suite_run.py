@@ -189,9 +189,25 @@ def test_benchmarks_do_not_import_the_working_tree(tmp_path):
     assert result.samples == [0.0]
 
 
-def test_worker_runs_without_histbench_installed(tmp_path):
-    """Old commits' environments do not have histbench: run the worker's files copied
-    alone."""
+def _old_pythons() -> list[str]:
+    """Interpreters older than ours on this machine (pyenv's, or pythonX.Y on PATH): old
+    commits' environments may use them. None found: only the current one is tried."""
+    found = {}
+    for minor in range(7, sys.version_info.minor):
+        name = f"python3.{minor}"
+        candidates = sorted(str(p) for p in
+                            (Path.home() / ".pyenv" / "versions").glob(f"3.{minor}.*/bin/python"))
+        candidates.append(shutil.which(name))  # pyenv's shims need its own setup: not them
+        path = next((c for c in candidates if c and "/shims/" not in c), None)
+        if path:
+            found[name] = path
+    return sorted(found.values())
+
+
+@pytest.mark.parametrize("python", [sys.executable, *_old_pythons()])
+def test_worker_runs_without_histbench_installed(tmp_path, python):
+    """Old commits' environments do not have histbench, and may have an older Python (3.7
+    and up): run the worker's files copied alone, under each such Python found here."""
     lone = tmp_path / "lone"
     lone.mkdir()
     for name in WORKER_FILES:
@@ -201,7 +217,7 @@ def test_worker_runs_without_histbench_installed(tmp_path):
     spec = tmp_path / "spec.json"
     out = tmp_path / "out.json"
     spec.write_text(f'{{"benchmark_dir": "{SUITES / "full"}", "out_file": "{out}"}}')
-    subprocess.run([sys.executable, "-S", str(lone / "worker.py"), "discover", str(spec)],
+    subprocess.run([python, "-S", str(lone / "worker.py"), "discover", str(spec)],
                    check=True, cwd=tmp_path)
     assert '"bench_features.time_function"' in out.read_text()
 
@@ -226,7 +242,9 @@ def test_worker_reads_exactly_the_spec_keys_the_parent_declares():
     """The parent builds the worker's spec files from measure/worker_spec.py's TypedDicts;
     the worker, in another interpreter, reads them by key. A key on one side only would be
     read as missing, silently."""
-    tree = ast.parse(WORKER_SCRIPT.read_text())
+    measure = WORKER_SCRIPT.parent
+    trees = [ast.parse((measure / name).read_text()) for name in WORKER_FILES]
+    tree = ast.Module(body=[node for t in trees for node in t.body], type_ignores=[])
     nodes = {n.name: n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
     declared = set().union(*(t.__annotations__ for t in (
         worker_spec.DiscoverSpec, worker_spec.SetupCacheSpec, worker_spec.RunSpec)))
@@ -234,7 +252,7 @@ def test_worker_reads_exactly_the_spec_keys_the_parent_declares():
     run_config = {"measure_time", "measure_timeraw", "_measure"}
     assert set().union(*(_keys_read(nodes[f], "cfg") for f in run_config)) \
         == set(worker_spec.RunConfig.__annotations__)
-    assert _keys_read(nodes["_Gauge"], "cfg") == set(worker_spec.GaugeConfig.__annotations__)
+    assert _keys_read(nodes["Gauge"], "cfg") == set(worker_spec.GaugeConfig.__annotations__)
     assert _keys_read(nodes["EnergyMeter"], "cfg") \
         == set(worker_spec.EnergyConfig.__annotations__)
 

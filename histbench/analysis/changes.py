@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from histbench.analysis.run_diff import Verdict
 from histbench.analysis.series import History, Series, worse_factor
 from histbench.analysis.steps import Step, detect_steps
 from histbench.store.results import CommitInfo
@@ -28,11 +29,15 @@ class Change:
     regression: bool
     open: bool  # the series has not come back since
 
+    @property
+    def verdict(self) -> Verdict:
+        return Verdict.REGRESSION if self.regression else Verdict.IMPROVEMENT
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "benchmark": self.series.name, "params": self.series.params,
-            "unit": self.series.unit, "kind": "regression" if self.regression else
-            "improvement", "last_good": self.last_good.hash if self.last_good else None,
+            "unit": self.series.unit, "kind": self.verdict.value,
+            "last_good": self.last_good.hash if self.last_good else None,
             "first_bad": self.first_bad.hash, "subject": self.first_bad.subject,
             "date": self.first_bad.date, "before": self.before, "after": self.after,
             "ratio": self.ratio, "p_value": self.p_value, "open": self.open,

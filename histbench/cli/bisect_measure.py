@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from histbench.core.config import Config
 from histbench.core.errors import HistbenchError
+from histbench.store.statuses import Status
 
 if TYPE_CHECKING:
     from histbench.analysis.name_match import Key
@@ -54,7 +55,7 @@ class SeriesMeasurer:
         out: dict[str, list[list[float]]] = {}
         for run in runs:
             r = run.by_key().get(self.target)
-            out[run.commit.hash] = r.process_samples if r is not None and r.status == "ok" \
+            out[run.commit.hash] = r.process_samples if r is not None and r.status == Status.OK \
                 else []
         medians = ", ".join(f"{c.short} {_median_of(out.get(c.hash, []))}" for c in batch)
         print(f"batch {self.batches}: {medians}", file=sys.stderr)

@@ -13,10 +13,13 @@ from typing import Any
 
 from histbench.analysis.bisect_hints import bisect_hint, span_of
 from histbench.analysis.changes import Change
-from histbench.analysis.run_diff import Row
+from histbench.analysis.run_diff import Row, Verdict
 from histbench.core.formatting import format_value, render_table
+from histbench.store.statuses import Status
 
-ICONS = {"regression": "🔴", "improvement": "🟢", "failed": "⚠️", "disturbed": "🌀"}
+ICONS = {Verdict.REGRESSION: "🔴", Verdict.IMPROVEMENT: "🟢", Verdict.FAILED: "⚠️",
+         Verdict.DISTURBED: "🌀"}
+HEADLINE = (Verdict.REGRESSION, Verdict.IMPROVEMENT, Verdict.FAILED)  # counted in Markdown
 
 
 def _ratio(row: Row) -> tuple[str, str, str]:
@@ -30,8 +33,8 @@ def _median_text(row: Row, side: str) -> str:
     r = row.a if side == "a" else row.b
     if r is None:
         return "-"
-    if r.status != "ok" or r.stats is None:
-        return r.status
+    if r.status != Status.OK or r.stats is None:
+        return r.status.value
     return format_value(r.stats.median, r.unit)
 
 
@@ -44,7 +47,7 @@ def _disturbed_text(row: Row) -> str:
 
 def compare_rows(rows: list[Row]) -> list[list[str]]:
     return [[r.label, _median_text(r, "a"), _median_text(r, "b"), *_ratio(r),
-             _disturbed_text(r), r.verdict] for r in rows]
+             _disturbed_text(r), r.verdict.value] for r in rows]
 
 
 # "disturbed A/B": the share of each side's samples left out because the machine was
@@ -73,8 +76,7 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
 def compare_markdown(rows: list[Row], title: str) -> str:
     changed = [r for r in rows if r.changed]
     rest = [r for r in rows if not r.changed]
-    counts = {v: sum(r.verdict == v for r in rows) for v in ("regression", "improvement",
-                                                             "failed")}
+    counts = {v: sum(r.verdict == v for r in rows) for v in HEADLINE}
     headline = ", ".join(f"{ICONS[v]} {n} {v}{'s' if n != 1 else ''}"
                          for v, n in counts.items() if n) or "✅ no significant change"
     out = [f"### {title}", "", headline, ""]
@@ -121,7 +123,7 @@ def change_rows(listed: list[ListedChange]) -> list[list[str]]:
         unit = c.series.unit
         rows.append([
             str(item.number),
-            "regression" if c.regression else "improvement",
+            c.verdict.value,
             c.series.label,
             f"{c.last_good.short if c.last_good else '(start)'}..{c.first_bad.short}",
             str(item.span) if item.span is not None else "?",

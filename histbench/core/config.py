@@ -7,7 +7,6 @@ and the key.
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from dataclasses import dataclass, field
@@ -15,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from histbench.core.errors import HistbenchError
+from histbench.core.files import read_json
 
 CONFIG_NAME = "histbench.json"
+DEFAULT_TIMEOUT = 60.0  # seconds a parameter set may run before its worker is killed
 
 
 @dataclass
@@ -37,7 +38,7 @@ class Config:
     pythons: list[str] = field(default_factory=list)
     requirements: dict[str, str] = field(default_factory=dict)
     show_commit_url: str = ""
-    default_timeout: float = 60.0
+    default_timeout: float = DEFAULT_TIMEOUT
     wheel_cache_size: int = 50
     reject_disturbed: bool = True
     thresholds: dict[str, float] = field(default_factory=dict)
@@ -104,16 +105,7 @@ def find_config(start: Path | None = None) -> Path:
 
 def load_config(path: Path) -> Config:
     path = Path(path).resolve()
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise HistbenchError(f"{path}: config file not found") from None
-    except OSError as exc:
-        raise HistbenchError(f"{path}: cannot read config ({exc.strerror})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise HistbenchError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    data = read_json(path, "config file")
     if not isinstance(data, dict):
         raise HistbenchError(f"{path}: the config must be a JSON object")
     return _build(path, data)
@@ -152,7 +144,7 @@ def _build(path: Path, data: dict[str, Any]) -> Config:
         thresholds[pattern] = float(value)
     if data.get("environment_type", "virtualenv") not in _ENVIRONMENT_TYPES:
         raise fail("environment_type", f"must be one of {', '.join(_ENVIRONMENT_TYPES)}")
-    if data.get("default_timeout", 60) <= 0:
+    if data.get("default_timeout", DEFAULT_TIMEOUT) <= 0:
         raise fail("default_timeout", "must be positive")
     if data.get("watts_per_core", 10) <= 0:
         raise fail("watts_per_core", "must be positive")
@@ -183,7 +175,7 @@ def _build(path: Path, data: dict[str, Any]) -> Config:
         pythons=list(data.get("pythons", [])) or [f"{sys.version_info[0]}.{sys.version_info[1]}"],
         requirements=dict(data.get("requirements", {})),
         show_commit_url=data.get("show_commit_url", ""),
-        default_timeout=float(data.get("default_timeout", 60)),
+        default_timeout=float(data.get("default_timeout", DEFAULT_TIMEOUT)),
         wheel_cache_size=int(data.get("wheel_cache_size", 50)),
         reject_disturbed=bool(data.get("reject_disturbed", True)),
         thresholds=thresholds,

@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
+
+from histbench.core.errors import HistbenchError
 
 
 def write_atomic(path: Path, data: str | bytes, *, durable: bool = False) -> None:
@@ -35,3 +39,22 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def read_json(path: Path, what: str) -> Any:
+    """A JSON document a user may have edited or a crash may have cut short; every problem
+    is one line that starts with the path and names ``what`` was expected there."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise HistbenchError(f"{path}: {what} not found") from None
+    except UnicodeDecodeError:
+        raise HistbenchError(f"{path}: not valid JSON (not UTF-8 text)") from None
+    except OSError as exc:
+        raise HistbenchError(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise HistbenchError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    except RecursionError:
+        raise HistbenchError(f"{path}: not a {what} (nested too deeply)") from None

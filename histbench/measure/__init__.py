@@ -6,5 +6,7 @@ from pathlib import Path
 _HERE = Path(__file__).parent
 WORKER_SCRIPT = _HERE / "worker.py"  # discovers and times a suite in its own process
 BUILD_SCRIPT = _HERE / "pep517_build.py"  # builds a commit's wheel with its own backend
-# what the worker loads by path from beside itself
-WORKER_FILES = ("worker.py", "disturbance.py", "worker_spec.py")
+# the worker and what it loads by path from beside itself: all an old commit's env needs
+WORKER_FILES = ("worker.py", "worker_spec.py", "failures.py", "suite_import.py",
+                "discovery.py", "instance.py", "timing.py", "gauge.py", "disturbance.py",
+                "energy.py", "memory.py")

@@ -9,13 +9,21 @@ Python 3.8: the worker loads this file by path in old commits' environments.
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any
+
+try:
+    from typing import TypedDict
+except ImportError:  # Python 3.7, an old commit's env: the worker needs the keys, not types
+
+    class TypedDict(dict):  # type: ignore[no-redef]
+        def __init_subclass__(cls, **options: Any) -> None:
+            super().__init_subclass__()
 
 # A benchmark attribute the suite does not set, as discovery reports it (asv's names).
 DEFAULTS: dict[str, Any] = {
     "timeout": None,  # the parent applies the config's default_timeout
     "number": 0,  # 0: calibrated to sample_time
-    "repeat": 0,  # 0: automatic, see worker._repeat_bounds
+    "repeat": 0,  # 0: automatic, see timing._repeat_bounds
     "warmup_time": -1.0,  # negative: the worker's own default
     "sample_time": 0.01,
     "rounds": 4,  # asv uses 2; see README: processes, not samples, bound a test's power

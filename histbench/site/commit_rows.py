@@ -17,6 +17,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from histbench.analysis.series import PointStatus
 from histbench.core.formatting import format_value
 from histbench.site.model import SeriesData, SiteData
 from histbench.store.results import params_text
@@ -78,13 +79,13 @@ class CommitRows:
 
     def advance(self, i: int) -> None:
         """Commit ``i`` is done: it is the last measured one of the series it has."""
-        self.prev = [i if s.status[i] == "ok" else p
+        self.prev = [i if s.status[i] == PointStatus.OK else p
                      for s, p in zip(self.series, self.prev, strict=True)]
 
 
 def _last_ok(s: SeriesData, before: int) -> int | None:
     for j in range(before - 1, -1, -1):
-        if s.status[j] == "ok":
+        if s.status[j] == PointStatus.OK:
             return j
     return None
 
@@ -102,16 +103,16 @@ def _row(s: SeriesData, head: Markup, i: int, prev: int | None, change,
     before = s.median[prev] if prev is not None else None
     ratio = now / before if now is not None and before else None
     if change is not None:
-        note = ("regression" if change.regression else "improvement") + \
-            f" detected here (p = {change.p_value:.2g})"
+        verdict = change.verdict
+        note = f"{verdict} detected here (p = {change.p_value:.2g})"
         css, order = ("changed bad" if change.regression else "changed good"), 0
-    elif s.status[i] not in ("ok", "missing"):
-        note = s.status[i] + (f": {escape(s.reasons[i])}" if s.reasons[i] else "")
+    elif s.status[i] not in (PointStatus.OK, PointStatus.MISSING):
+        note = s.status[i].value + (f": {escape(s.reasons[i])}" if s.reasons[i] else "")
         css, order = "bad", 1
     else:
         note, css, order = _disturbed_note(s.disturbed[i] if s.disturbed else None), "", 2
     if before_text is None:
         before_text = format_value(before, s.unit) if before is not None else ""
-    now_text = format_value(now, s.unit) if now is not None else s.status[i]
+    now_text = format_value(now, s.unit) if now is not None else s.status[i].value
     html = ROW.format(css, head, before_text, now_text, f"{ratio:.3f}" if ratio else "", note)
     return (order, -abs(math.log(ratio)) if ratio and ratio > 0 else 0), html, now_text

@@ -22,14 +22,17 @@ from typing import Any
 import numpy as np
 
 from histbench.analysis.changes import Change, changes_from_steps
-from histbench.analysis.series import SeriesInfo, order_commits
+from histbench.analysis.series import PointStatus, SeriesInfo, order_commits
 from histbench.analysis.steps import Step, detect_steps
 from histbench.core.files import write_atomic
 from histbench.core.parallel import fork_map
 from histbench.store import results
 from histbench.store.results import CommitInfo
+from histbench.store.statuses import BuildRecord, BuildStatus, Status
 
-CACHE_VERSION = 6
+# What the caches pickle, by version: a cache of another version is not read.
+RESULT_CACHE_VERSION = 7  # 7: statuses as Status members, not strings
+STEP_CACHE_VERSION = 6
 
 
 @dataclass
@@ -47,7 +50,7 @@ class SampleStore:
 
 @dataclass
 class SeriesData(SeriesInfo):
-    status: list[str] = field(default_factory=list)  # per commit
+    status: list[PointStatus] = field(default_factory=list)  # per commit
     median: list[float | None] = field(default_factory=list)
     ci_low: list[float | None] = field(default_factory=list)
     ci_high: list[float | None] = field(default_factory=list)
@@ -65,14 +68,15 @@ class SeriesData(SeriesInfo):
     def digest(self) -> str:
         """Changes whenever anything drawn from this series would (numbers hashed as bytes:
         a repr of a thousand floats costs ten times as much)."""
-        h = hashlib.sha256(repr((self.key, self.version, self.status, self.reasons)).encode())
+        statuses = [s.value for s in self.status]  # as when they were strings: same digests
+        h = hashlib.sha256(repr((self.key, self.version, statuses, self.reasons)).encode())
         for values in (self.median, self.ci_low, self.ci_high):
             h.update(array("d", [math.nan if v is None else v for v in values]).tobytes())
         return h.hexdigest()[:20]
 
     def latest(self) -> int | None:
         for i in range(len(self.status) - 1, -1, -1):
-            if self.status[i] == "ok":
+            if self.status[i] == PointStatus.OK:
                 return i
         return None
 
@@ -124,7 +128,7 @@ class Condensed:
     build: dict[str, Any]
     keys: list[tuple]  # (name, params as items)
     meta: list[tuple]  # (kind, unit, version, higher_is_better)
-    status: list[str]
+    status: list[Status]
     reason: list[str | None]
     median: array  # NaN where there are no statistics
     ci_low: array
@@ -145,20 +149,21 @@ def condense_file(path: Path) -> Condensed:
     try:
         commit = data.get("commit")
         rows = data.get("results", [])
-        status = [r.get("status", "ok") for r in rows]
-        unknown = set(status) - set(results.STATUSES)
+        words = [r.get("status", Status.OK.value) for r in rows]
+        unknown = set(words) - set(results.STATUSES)
         if unknown:
             raise ValueError(f"unknown status {unknown.pop()!r}")
+        status = [_STATUS[word] for word in words]
         stats = [r.get("stats") or {} for r in rows]
         samples = array("d")
         bounds = array("q", [0])
         for r, st in zip(rows, status, strict=True):
-            if st == "ok":
+            if st == Status.OK:
                 samples.extend(itertools.chain.from_iterable(r.get("process_samples", ())))
             bounds.append(len(samples))
         return Condensed(
             data["env_name"], CommitInfo(**commit) if commit else None,
-            data.get("build", {"status": "ok"}),
+            data.get("build", BuildRecord().to_dict()),
             [(r["name"], tuple(r.get("params", {}).items())) for r in rows],
             [(r["kind"], r.get("unit", "seconds"), r.get("version", ""),
               bool(r.get("higher_is_better", False))) for r in rows],
@@ -168,6 +173,9 @@ def condense_file(path: Path) -> Condensed:
             bounds, samples, array("d", map(_disturbed_share, rows)))
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise results.malformed(path, exc) from None
+
+
+_STATUS = {s.value: s for s in Status}  # a lookup: an Enum call per result costs twice as much
 
 
 def _disturbed_share(row: dict[str, Any]) -> float:
@@ -209,9 +217,9 @@ class ResultCache:
     def __init__(self, path: Path):
         self.path = path
         self.delta_path = path.with_name(path.stem + "-delta" + path.suffix)
-        self.entries: dict[str, tuple[int, int, Condensed]] = read_cache(path, CACHE_VERSION)
+        self.entries: dict[str, tuple[int, int, Condensed]] = read_cache(path, RESULT_CACHE_VERSION)
         self.delta: dict[str, tuple[int, int, Condensed]] = read_cache(
-            self.delta_path, CACHE_VERSION) if self.entries else {}
+            self.delta_path, RESULT_CACHE_VERSION) if self.entries else {}
         self.entries.update(self.delta)
         self.added = self.removed = False
 
@@ -259,10 +267,10 @@ class ResultCache:
         if not (self.added or self.removed):
             return
         if self.removed or len(self.delta) * 10 > len(self.entries):
-            write_cache(self.path, CACHE_VERSION, self.entries)
+            write_cache(self.path, RESULT_CACHE_VERSION, self.entries)
             self.delta_path.unlink(missing_ok=True)
         else:
-            write_cache(self.delta_path, CACHE_VERSION, self.delta)
+            write_cache(self.delta_path, RESULT_CACHE_VERSION, self.delta)
 
 
 def _share(run: Condensed, shared: dict[tuple, list]) -> Condensed:
@@ -286,7 +294,7 @@ class StepCache:
 
     def __init__(self, path: Path):
         self.path = path
-        self.entries: dict[str, list[Step]] = read_cache(path, CACHE_VERSION)
+        self.entries: dict[str, list[Step]] = read_cache(path, STEP_CACHE_VERSION)
         self.used: dict[str, list[Step]] = {}
 
     def lookup(self, series: SeriesData, alpha: float, min_change: float
@@ -304,7 +312,7 @@ class StepCache:
         self.entries[key] = self.used[key] = steps
 
     def save(self) -> None:
-        write_cache(self.path, CACHE_VERSION, self.used)
+        write_cache(self.path, STEP_CACHE_VERSION, self.used)
 
 
 def load_site_data(results_dir: Path, machine: str, cache: ResultCache, *,
@@ -320,7 +328,7 @@ def load_site_data(results_dir: Path, machine: str, cache: ResultCache, *,
     return [_build(machine, env, runs, order) for env, runs in sorted(by_env.items())]
 
 
-STATUS_CODES = (*results.STATUSES, "missing", "build-failed", "other-version")
+STATUS_CODES = tuple(PointStatus)  # a point's status as a number: its index here
 _CODE = {status: k for k, status in enumerate(STATUS_CODES)}
 
 
@@ -337,7 +345,7 @@ def _build(machine: str, env: str, runs: list[Condensed],
     latest: dict[tuple, tuple] = {}  # a series' description: from its newest ok result
     for run in ordered:
         for key, status, meta in zip(run.keys, run.status, run.meta, strict=True):
-            if status == "ok" or key not in latest:
+            if status == Status.OK or key not in latest:
                 latest[key] = meta
     series = {key: SeriesData(key=key, name=key[0], params=dict(key[1]), kind=meta[0],
                               unit=meta[1], version=meta[2], higher_is_better=meta[3])
@@ -357,17 +365,17 @@ def _fill(series: list[SeriesData], runs: list[Condensed]) -> dict[str, np.ndarr
     where = np.full((len(runs), len(series)), -1, dtype=np.int64)  # global result index
     failed = np.zeros(len(runs), dtype=bool)
     for i, run in enumerate(runs):
-        failed[i] = run.build.get("status") == "failed"
+        failed[i] = run.build.get("status") == BuildStatus.FAILED  # raw JSON: read leniently
         if not failed[i] and run.keys:
             where[i, [column[key] for key in run.keys]] = np.arange(starts[i], starts[i + 1])
     code = np.array([_CODE[st] for run in runs for st in run.status] + [0], dtype=np.int8)
     version = np.array([versions.setdefault(meta[2], len(versions)) for run in runs
                         for meta in run.meta] + [-1])
     wanted = np.array([versions.setdefault(s.version, len(versions)) for s in series])
-    status = np.where(where >= 0, code[where], _CODE["missing"])
-    status[(where >= 0) & (version[where] != wanted)] = _CODE["other-version"]
-    status[failed] = _CODE["build-failed"]
-    ok = status == _CODE["ok"]
+    status = np.where(where >= 0, code[where], _CODE[PointStatus.MISSING])
+    status[(where >= 0) & (version[where] != wanted)] = _CODE[PointStatus.OTHER_VERSION]
+    status[failed] = _CODE[PointStatus.BUILD_FAILED]
+    ok = status == _CODE[PointStatus.OK]
     values = {}
     for name in ("median", "ci_low", "ci_high", "disturbed"):
         flat = np.concatenate([np.frombuffer(getattr(run, name), dtype=float) for run in runs]
@@ -381,9 +389,8 @@ def _fill(series: list[SeriesData], runs: list[Condensed]) -> dict[str, np.ndarr
                              for run, offset in zip(runs, sample_starts, strict=False)]
                             + [np.array([len(flat)])])
     store = SampleStore(flat, bounds)
-    names = [STATUS_CODES[k] for k in range(len(STATUS_CODES))]
     for k, s in enumerate(series):
-        s.status = [names[c] for c in status[:, k].tolist()]
+        s.status = [STATUS_CODES[c] for c in status[:, k].tolist()]
         s.median, s.ci_low, s.ci_high, s.disturbed = (
             [None if v != v else v for v in values[name][:, k].tolist()]
             for name in ("median", "ci_low", "ci_high", "disturbed"))

@@ -38,6 +38,7 @@ from matplotlib.dates import AutoDateLocator, ConciseDateFormatter  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.transforms import blended_transform_factory  # noqa: E402
 
+from histbench.analysis.series import PointStatus  # noqa: E402
 from histbench.core.formatting import unit_scale  # noqa: E402
 from histbench.site.model import SeriesData  # noqa: E402
 from histbench.store.results import CommitInfo, params_text  # noqa: E402
@@ -49,7 +50,8 @@ matplotlib.rcParams.update({
 })
 COLORS = ["#1f6feb", "#d1242f", "#1a7f37", "#9a6700", "#8250df", "#bf3989", "#0a7ea4",
           "#57606a"]
-FAIL_COLORS = {"failed": "#d1242f", "build-failed": "#9a6700", "skipped": "#8c959f"}
+FAIL_COLORS = {PointStatus.FAILED: "#d1242f", PointStatus.BUILD_FAILED: "#9a6700",
+               PointStatus.SKIPPED: "#8c959f"}
 MAX_LINES = 8
 MARKERS_UP_TO = 200  # commits: beyond that, dots per commit are clutter, the line says it
 SIZE = (9, 3.4)  # inches at 72 dpi: SVG user units are points
@@ -278,12 +280,12 @@ def _mark_steps(ax: Axes, s: SeriesData, xs: np.ndarray, color: str, k: int) -> 
 
 def _mark_failures(ax: Axes, s: SeriesData, xs: np.ndarray) -> None:
     """Failed, skipped and unbuildable commits as marks on the axis, never as zeros."""
-    if s.status.count("ok") + s.status.count("missing") == len(s.status):
+    if s.status.count(PointStatus.OK) + s.status.count(PointStatus.MISSING) == len(s.status):
         return  # the common case, told without building arrays
-    status = np.array(s.status)
+    status = np.array([st.value for st in s.status])
     trans = blended_transform_factory(ax.transData, ax.transAxes)
     for name, color in FAIL_COLORS.items():
-        at = xs[status == name]
+        at = xs[status == name.value]
         if at.size:
             ax.plot(at, np.full(at.size, 0.02), "x", color=color, ms=5, transform=trans)
 
@@ -332,11 +334,11 @@ def _value_texts(s: SeriesData, label: str) -> list[str]:
     out = []
     for status, m, lo, hi, reason in zip(s.status, s.median, s.ci_low, s.ci_high, s.reasons,
                                          strict=True):
-        if status == "ok":
+        if status == PointStatus.OK:
             low = "n/a" if lo is None else f"{lo / factor:.4g}"
             high = "n/a" if hi is None else f"{hi / factor:.4g}"
             out.append(f"\n{label}: {m / factor:.4g}{suffix} [{low}, {high}]")
-        elif status == "missing":
+        elif status == PointStatus.MISSING:
             out.append("")
         else:
             out.append(f"\n{label}: {status}: {escape(reason[:80])}" if reason else

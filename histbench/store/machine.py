@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from histbench.core.errors import HistbenchError
-from histbench.core.files import write_atomic
+from histbench.core.files import read_json, write_atomic
 
 SCHEMA_VERSION = 1
 MACHINE_FILE = "machine.json"
@@ -363,22 +363,7 @@ def save(record: MachineRecord, results_dir: Path) -> Path:
 def load(path: Path) -> MachineRecord:
     """Read one machine.json; every problem is a single line that starts with the path."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise HistbenchError(f"{path}: machine record not found") from None
-    except UnicodeDecodeError:
-        raise HistbenchError(f"{path}: not valid JSON (not UTF-8 text)") from None
-    except OSError as exc:
-        raise HistbenchError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise HistbenchError(f"{path}: not valid JSON (line {exc.lineno})") from None
-    except RecursionError:
-        raise HistbenchError(
-            f"{path}: not a histbench machine record (nested too deeply)"
-        ) from None
+    data = read_json(path, "machine record")
     try:
         return MachineRecord.from_dict(data)
     except HistbenchError as exc:

@@ -14,6 +14,7 @@ from histbench.cli.command import Command
 from histbench.core.config import Config
 from histbench.core.exit_codes import ExitCode
 from histbench.core.formatting import format_value, render_table
+from histbench.store.statuses import Status
 
 if TYPE_CHECKING:
     from histbench.run.rounds import Settings
@@ -51,7 +52,7 @@ class DevCommand(Command):
         penv = ProcessEnv(python=sys.executable, benchmark_dir=config.benchmark_dir)
         found = run_suite(penv, suite.benchmarks, settings,
                           progress=None if args.json else _progress(sys.stderr))
-        failed = [r for r in found if r.status == "failed"]
+        failed = [r for r in found if r.status == Status.FAILED]
         if args.save:
             path = _save(config, suite, found, settings, args.machine)
             print(f"saved {path}", file=sys.stderr)
@@ -79,7 +80,7 @@ def result_rows(found: list[BenchmarkResult]) -> list[list[str]]:
     rows = []
     for r in found:
         params = ", ".join(f"{k}={v}" for k, v in r.params.items())
-        if r.status != "ok" or r.stats is None:
+        if r.status != Status.OK or r.stats is None:
             rows.append([r.name, params, f"{r.status}: {r.reason or ''}"[:70], "", ""])
             continue
         s = r.stats

@@ -12,6 +12,7 @@ from histbench.cli.loading import load_history, named_or_newest
 from histbench.core.config import Config
 from histbench.core.exit_codes import ExitCode
 from histbench.core.formatting import format_value, render_table
+from histbench.store.statuses import Status
 
 HEADER = ["benchmark", "median", "95% CI", "n", "sensitivity", "disturbed"]
 
@@ -33,9 +34,9 @@ class ShowCommand(Command):
         rows: list[list[str]] = []
         data: list[dict[str, Any]] = []
         for r in run.results:
-            mde = minimum_detectable_effect(r.process_samples) if r.status == "ok" else None
+            mde = minimum_detectable_effect(r.process_samples) if r.status == Status.OK else None
             data.append({**r.to_dict(), "minimum_detectable_effect": mde})
-            if r.status != "ok" or r.stats is None:
+            if r.status != Status.OK or r.stats is None:
                 rows.append([r.label, f"{r.status}: {r.reason or ''}"[:60], "", "", "", ""])
                 continue
             s = r.stats

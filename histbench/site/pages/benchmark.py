@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from histbench.analysis.bisect_hints import bisect_hint, span_of
+from histbench.analysis.series import PointStatus
 from histbench.analysis.steps import Step
 from histbench.core.config import Config
 from histbench.core.formatting import format_value
@@ -30,7 +31,7 @@ from histbench.site.pages.context import stable_context
 from histbench.store.results import CommitInfo, params_text
 
 CHUNK = 8  # parameter sets per plot
-FAILED = ("failed", "skipped", "build-failed")  # the statuses listed as failures
+FAILED = (PointStatus.FAILED, PointStatus.SKIPPED, PointStatus.BUILD_FAILED)  # listed
 
 
 @dataclass(frozen=True)
@@ -196,7 +197,8 @@ def _changes(members: list[SeriesData], machine_name: str,
     changes = []
     for s in members:
         for c in s.changes:
-            changes.append({"regression": c.regression, "params": params_text(s.params),
+            changes.append({"regression": c.regression, "verdict": c.verdict.value,
+                            "params": params_text(s.params),
                             "bisect": bisect_hint(c, machine_name, position),
                             "last_good": c.last_good, "first_bad": c.first_bad,
                             "before": format_value(c.before, s.unit),
@@ -213,7 +215,7 @@ def _failures(members: list[SeriesData], commits: list[CommitInfo]) -> list[dict
         for i, status in enumerate(s.status):
             if status in FAILED:
                 c = commits[i]
-                failures.append({"hash": c.hash, "short": c.short, "status": status,
+                failures.append({"hash": c.hash, "short": c.short, "status": status.value,
                                  "reason": s.reasons[i], "params": params_text(s.params)})
     return failures
 

@@ -8,6 +8,7 @@ from histbench.site.commit_rows import CommitRows
 from histbench.site.model import SiteData
 from histbench.site.page_writer import PageWriter
 from histbench.site.pages.context import stable_context
+from histbench.store.statuses import BuildStatus
 
 
 class CommitPages:
@@ -36,7 +37,8 @@ class CommitPages:
             if not writer.fresh(rel, digest):
                 build = site.builds.get(commit.hash, {})
                 writer.render(rel, "commit.html", commit=commit, parent=parent, child=child,
-                              rows=table.rows(i), build_failed=build.get("status") == "failed",
+                              rows=table.rows(i),
+                              build_failed=build.get("status") == BuildStatus.FAILED,
                               build_reason=build.get("reason", ""),
                               commit_url=url + commit.hash if url else "", **common)
             table.advance(i)

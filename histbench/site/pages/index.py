@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from histbench.analysis.series import PointStatus
 from histbench.core.formatting import format_value
 from histbench.site.commit_rows import page_slug
 from histbench.site.model import SeriesData, SiteData
@@ -35,21 +36,21 @@ def index_rows(site: SiteData) -> list[tuple[str, list[dict]]]:
 
 def index_row(s: SeriesData, group: str) -> dict[str, Any]:
     last = s.latest()
-    prev = next((i for i in range(last - 1, -1, -1) if s.status[i] == "ok"), None) \
+    prev = next((i for i in range(last - 1, -1, -1) if s.status[i] == PointStatus.OK), None) \
         if last is not None else None
     ok = [v for v in s.median if v is not None]
     best = (max(ok) if s.higher_is_better else min(ok)) if ok else None
     latest = s.median[last] if last is not None else None
     prev_text, prev_class = _change(s, latest, s.median[prev] if prev is not None else None)
     best_text, best_class = _change(s, latest, best)
-    failing = s.status[-1] in ("failed",) if s.status else False
+    failing = s.status[-1] == PointStatus.FAILED if s.status else False
     return {
         "series": s, "page": page_slug(s.name),
         "short": s.name[len(group) + 1:] if group else s.name,
         "params": params_text(s.params), "spark": sparkline(s.median),
         "latest": (f"{format_value(latest, s.unit)} [{format_value(s.ci_low[last], s.unit)}"
                    f", {format_value(s.ci_high[last], s.unit)}]") if latest is not None
-        else s.status[-1] if s.status else "",
+        else s.status[-1].value if s.status else "",
         "prev": prev_text, "prev_class": prev_class, "best": best_text,
         "best_class": best_class,
         "open": sum(1 for c in s.changes if c.regression and c.open),

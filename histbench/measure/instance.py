@@ -1,0 +1,93 @@
+"""One benchmark of a suite bound to one parameter set: what the run modes measure.
+
+Standard library only: loaded by path beside worker.py in old commits' environments.
+"""
+
+from __future__ import annotations
+
+import itertools
+import pickle
+
+from . import failures as _failures
+from . import suite_import as _suite
+from . import worker_spec as _spec
+
+
+class BenchmarkInstance:
+    """One benchmark bound to one parameter set, with its setup/teardown."""
+
+    def __init__(self, benchmark_dir: str, name: str, index: int, cache_file: str | None):
+        func, cls, module = resolve(benchmark_dir, name)
+        self.kind = _suite.kind_of(name.rsplit(".", 1)[-1])
+        combos = _param_sets(func, cls, module)
+        if not 0 <= index < len(combos):
+            raise _failures.BenchmarkFailed(
+                f"parameter index {index} out of range ({len(combos)} sets)")
+        self.args: tuple = combos[index]
+        if cache_file:
+            with open(cache_file, "rb") as f:
+                self.args = (pickle.load(f),) + tuple(self.args)
+        owner = cls() if cls is not None else None
+        self.func = getattr(owner, func.__name__) if owner is not None else func
+        self.setup = bound(_suite.lookup("setup", None, cls, module), owner)
+        self.teardown = bound(_suite.lookup("teardown", None, cls, module), owner)
+        self.module, self.cls, self.raw_func = module, cls, func
+
+    def attr(self, key: str, default=None):
+        return _suite.lookup(key, self.raw_func, self.cls, self.module, default)
+
+    def setting(self, key: str):
+        """A timing attribute, or the default discovery reports for it."""
+        return self.attr(key, _spec.DEFAULTS[key])
+
+    def do_setup(self) -> None:
+        if self.setup is None:
+            return
+        try:
+            self.setup(*self.args)
+        except NotImplementedError as exc:
+            detail = f": {exc}" if str(exc) else ""
+            raise _failures.Skipped(f"setup raised NotImplementedError{detail}") from None
+
+    def do_teardown(self) -> None:
+        if self.teardown is not None:
+            self.teardown(*self.args)
+
+    def call(self):
+        return self.func(*self.args)
+
+
+def resolve(benchmark_dir: str, name: str):
+    """Find (function, class, module) for a benchmark name such as ``mod.Class.time_x``."""
+    parts = name.split(".")
+    for split in range(len(parts) - 1, 0, -1):
+        module_name = ".".join(parts[:split])
+        try:
+            module = _suite.import_suite_module(benchmark_dir, module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith(_suite.PACKAGE_ALIAS + "." + module_name):
+                continue
+            raise
+        rest = parts[split:]
+        if len(rest) == 1:
+            return getattr(module, rest[0]), None, module
+        if len(rest) == 2:
+            cls = getattr(module, rest[0])
+            return getattr(cls, rest[1]), cls, module
+    raise _failures.BenchmarkFailed(f"no benchmark named {name!r}")
+
+
+def _param_sets(func, cls, module) -> list[tuple]:
+    params = _suite.normalize_params(_suite.lookup("params", func, cls, module))
+    if not params:
+        return [()]
+    return list(itertools.product(*params))
+
+
+def bound(func, owner):
+    """``func`` as the benchmark class's instance ``owner`` has it, if it has it."""
+    if func is None:
+        return None
+    if owner is not None and hasattr(owner, func.__name__):
+        return getattr(owner, func.__name__)
+    return func
