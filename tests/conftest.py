@@ -96,3 +96,12 @@ def fail_unless_noisy(message: str, limit: float = 1.10) -> None:
         pytest.skip(f"machine too noisy to judge (process-to-process spread "
                     f"{100 * (spread - 1):.0f}% > {100 * (limit - 1):.0f}%): {message}")
     pytest.fail(f"{message} (machine spread {100 * (spread - 1):.0f}%)")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def site_cache_key(tmp_path_factory):
+    """The site caches' signing key for this session, so that tests never write into the
+    user's own cache folder (subprocesses inherit it)."""
+    path = tmp_path_factory.mktemp("key") / "site-cache.key"
+    os.environ["HISTBENCH_CACHE_KEY"] = str(path)
+    yield path

@@ -217,3 +217,33 @@ def test_import_in_workers_writes_what_one_process_writes(tmp_path):
     assert len(one.imported) == len(two.imported) == 12
     assert len(two.skipped) == 1 and "0000000-broken.json" in two.skipped[0]
     assert _files(tmp_path / "one") == _files(tmp_path / "two")
+
+
+class _Planted:
+    """Unpickling it creates the file ``MARKER`` names: what an attacker would plant."""
+
+    marker = ""
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_publish_never_loads_a_planted_cache(django, tmp_path):
+    """Every cache file of a site replaced (or added) as a pickle that would create a file
+    when loaded: publish ignores them all, writes the same pages and signs its caches."""
+    config = _config(django)
+    html = tmp_path / "html"
+    Publisher(config, html, jobs=1).publish()
+    before = _files(html)
+    marker = tmp_path / "pwned"
+    planted = _Planted()
+    planted.marker = str(marker)
+    names = ("results.pickle", "results-delta.pickle", "steps.pickle", "axes.pickle")
+    for name in names:
+        (html / ".histbench-cache" / name).write_bytes(
+            pickle.dumps({"version": 7, "entries": {"x": planted}}))
+    Publisher(config, html, jobs=2).publish()
+    assert not marker.exists()
+    assert _files(html) == before
+    for name in ("results.pickle", "steps.pickle"):  # rebuilt, and signed this time
+        assert (html / ".histbench-cache" / name).read_bytes().startswith(b"HBCACHE")

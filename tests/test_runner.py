@@ -308,3 +308,20 @@ def test_progress_bar_on_a_terminal_and_plain_lines_in_ci():
     ci.position("commit 1/4 abc")
     ci.advance()
     assert plain.getvalue() == "commit 1/4 abc\n"
+
+
+@pytest.mark.parametrize("broken", [
+    "def time_x(:\n    pass\n",                      # a syntax error
+    "import toypkg.no_such_module\n",                 # the project (or a dependency) fails
+    "raise RuntimeError('cannot set up')\n",          # raises while importing
+])
+def test_run_fails_when_a_suite_file_does_not_import(toy_repo, broken):
+    """Benchmarks that never ran are a failure, as in ``dev``: exit 2, the file named, and
+    everything else still measured and saved."""
+    repo, hashes = toy_repo([ToyCommit()])
+    (repo / "benchmarks" / "bench_bad.py").write_text(broken)
+    proc = histbench(repo, "run", "main", "--machine", "m", "--quick")
+    assert proc.returncode == 2, proc.stderr
+    assert "bench_bad" in proc.stderr and "1 suite files did not import" in proc.stderr
+    run = load_all(repo)[hashes[0]]
+    assert run.errors and any(r.status == "ok" for r in run.results)

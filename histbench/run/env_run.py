@@ -33,12 +33,17 @@ class RunReport:
     build_failures: int = 0
     bench_failures: int = 0
     skipped_existing: int = 0
+    # Suite files that did not import (or whose import of the project failed): their
+    # benchmarks were never measured, which is a failure even though none was recorded.
+    suite_errors: int = 0
 
     @property
     def exit_code(self) -> ExitCode:
         if self.build_failures:
             return ExitCode.BUILD_FAILED
-        return ExitCode.BENCHMARK_FAILED if self.bench_failures else ExitCode.OK
+        if self.bench_failures or self.suite_errors:
+            return ExitCode.BENCHMARK_FAILED
+        return ExitCode.OK
 
 
 @dataclass
@@ -71,6 +76,7 @@ class EnvRun:
                              env=env.worker_env(prepared.install_dir))
             self.suite = suite.select(self.options.bench)
             results.save_benchmark_info(self.config.results_dir, describe(self.suite.benchmarks))
+            self.report.suite_errors = len(self.suite.errors)
             for err in self.suite.errors:
                 self.progress.message(f"error: {err}")
         return self.suite

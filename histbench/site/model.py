@@ -12,7 +12,6 @@ import hashlib
 import itertools
 import math
 import os
-import pickle
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,8 +23,8 @@ import numpy as np
 from histbench.analysis.changes import Change, changes_from_steps
 from histbench.analysis.series import PointStatus, SeriesInfo, order_commits
 from histbench.analysis.steps import Step, detect_steps
-from histbench.core.files import write_atomic
 from histbench.core.parallel import fork_map
+from histbench.site.cache_files import read_cache, write_cache
 from histbench.store import results
 from histbench.store.results import CommitInfo
 from histbench.store.statuses import BuildRecord, BuildStatus, Status
@@ -185,26 +184,6 @@ def _disturbed_share(row: dict[str, Any]) -> float:
 
 def _condense_files(paths: list[Path]) -> list[Condensed]:
     return [condense_file(path) for path in paths]
-
-
-def write_cache(path: Path, version: str | int, entries: dict) -> None:
-    """A cache file written whole or not at all: a publish killed half-way leaves the old
-    one (or none), never a truncated one."""
-    write_atomic(path, pickle.dumps({"version": version, "entries": entries},
-                                    protocol=pickle.HIGHEST_PROTOCOL))
-
-
-def read_cache(path: Path, version: str | int) -> dict:
-    """The entries of a cache file ``write_cache`` wrote with this ``version``; none when
-    it is missing, unreadable or of another version (a cache is never an error)."""
-    try:
-        data = pickle.loads(path.read_bytes())
-        if data.get("version") == version:
-            return data["entries"]
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, KeyError, TypeError,
-            ValueError):
-        pass
-    return {}
 
 
 class ResultCache:

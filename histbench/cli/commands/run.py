@@ -60,7 +60,9 @@ class RunCommand(Command):
             return ExitCode.OK
         print(f"{len(report.saved)} commits measured, {report.skipped_existing} skipped as "
               f"already measured, {report.build_failures} failed to build, "
-              f"{report.bench_failures} benchmark failures", file=sys.stderr)
+              f"{report.bench_failures} benchmark failures"
+              + (f", {report.suite_errors} suite files did not import" if report.suite_errors
+                 else ""), file=sys.stderr)
         return ExitCode(report.exit_code)
 
 

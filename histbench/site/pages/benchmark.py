@@ -17,15 +17,9 @@ from histbench.analysis.series import PointStatus
 from histbench.analysis.steps import Step
 from histbench.core.config import Config
 from histbench.core.formatting import format_value
+from histbench.site.cache_files import read_cache, write_cache
 from histbench.site.commit_rows import page_slug
-from histbench.site.model import (
-    SeriesData,
-    SiteData,
-    StepCache,
-    read_cache,
-    set_steps,
-    write_cache,
-)
+from histbench.site.model import SeriesData, SiteData, StepCache, set_steps
 from histbench.site.page_writer import PageWriter
 from histbench.site.pages.context import stable_context
 from histbench.store.results import CommitInfo, params_text
