@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -174,3 +175,119 @@ def test_help_starts_without_the_numeric_stack(tmp_path, command):
     imported = {line.rsplit("|", 1)[-1].strip().split(".")[0]
                 for line in proc.stderr.splitlines() if line.startswith("import time:")}
     assert not imported & {"numpy", "scipy", "matplotlib"}
+
+
+WANDERER = '''
+import os
+
+ELSEWHERE = {elsewhere!r}
+
+
+class Wander:
+    params = [1, 2, 3]
+
+    def setup(self, n):
+        if os.getcwd() == ELSEWHERE:
+            raise RuntimeError("set up in the folder an earlier call moved to")
+
+    def time_wander(self, n):
+        os.chdir(ELSEWHERE)
+
+
+def time_each_sample_starts_home():
+    if os.getcwd() == ELSEWHERE:
+        raise RuntimeError("timed in the folder the sample before moved to")
+    os.chdir(ELSEWHERE)
+
+
+time_each_sample_starts_home.number = 1
+time_each_sample_starts_home.repeat = 4
+
+
+def track_where(n):
+    moved = os.getcwd() == ELSEWHERE
+    os.chdir(ELSEWHERE)
+    return float(moved)
+
+
+track_where.params = [1, 2, 3]
+'''
+
+
+def test_a_benchmark_that_changes_folder_does_not_move_the_next_call(tmp_path):
+    """Every parameter set and every sample starts in the worker's own folder, whatever
+    the one before did (setup, timed call or track_)."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    project = tmp_path / "project"
+    (project / "benchmarks").mkdir(parents=True)
+    (project / "benchmarks" / "bench_wander.py").write_text(
+        WANDERER.format(elsewhere=str(elsewhere)))
+    proc = histbench("dev", "--json", "--rounds", "1", cwd=project)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    results = json.loads(proc.stdout)["results"]
+    assert len(results) == 7 and all(r["status"] == "ok" for r in results), results
+    assert {r["process_samples"][0][0] for r in results
+            if r["name"].endswith("track_where")} == {0.0}
+
+
+@pytest.mark.parametrize("args, option", [
+    (("run", "HEAD", "--steps", "0"), "--steps"),
+    (("run", "HEAD", "--rounds", "-1"), "--rounds"),
+    (("run", "HEAD", "--repeat", "0"), "--repeat"),
+    (("dev", "--rounds", "x"), "--rounds"),
+    (("compare", "a", "b", "--alpha", "2"), "--alpha"),
+    (("compare", "a", "b", "--alpha", "nan"), "--alpha"),
+    (("compare", "a", "b", "--factor", "-1"), "--factor"),
+    (("compare", "a", "b", "--factor", "inf"), "--factor"),
+    (("regressions", "--alpha", "0"), "--alpha"),
+    (("bisect", "--step", "0"), "--step"),
+    (("publish", "--jobs", "0"), "--jobs"),
+    (("preview", "--port", "70000"), "--port"),
+    (("continuous", "a", "b", "--rounds", "0"), "--rounds"),
+    (("run", "HEAD", "--machine=-rf"), "--machine"),
+    (("machine", "--machine", "a/b"), "--machine"),
+    (("dev", "--machine", " "), "--machine"),
+    (("show", "--machine", "x\ty"), "--machine"),
+])
+def test_nonsense_numbers_are_refused_before_anything_runs(tmp_path, args, option):
+    proc = histbench(*args, cwd=tmp_path)
+    assert proc.returncode == 2
+    error = [line for line in proc.stderr.splitlines() if "error:" in line]
+    assert len(error) == 1 and "argument" in error[0] and option in error[0], proc.stderr
+    assert "Traceback" not in proc.stderr and not list(tmp_path.iterdir())
+
+
+def test_a_reader_that_goes_away_is_not_a_traceback(tmp_path):
+    """``histbench dev | head`` with the reader gone: a quiet exit 1, not a traceback. The
+    pipe's reading end is closed before histbench starts, so every write fails, always."""
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "benchmarks" / "b.py").write_text("def track_one():\n    return 1\n")
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "histbench", "dev", "--quick"],
+                              cwd=tmp_path, stdout=write_end, stderr=subprocess.PIPE,
+                              text=True, timeout=300)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
+
+
+def test_output_paths_are_checked_before_anything_is_measured(tmp_path):
+    missing = tmp_path / "no" / "such" / "summary.md"
+    proc = histbench("continuous", "HEAD~1", "HEAD", "--summary", str(missing), cwd=tmp_path)
+    assert proc.returncode == 2 and "does not exist" in proc.stderr
+    proc = histbench("report", "--baseline", "x", "--output", str(tmp_path), cwd=tmp_path)
+    assert proc.returncode == 2 and "is a folder" in proc.stderr
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders anyway")
+def test_a_read_only_results_folder_is_one_line(tmp_path):
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "benchmarks" / "b.py").write_text("def track_one():\n    return 1\n")
+    (tmp_path / "results").mkdir(mode=0o555)
+    proc = histbench("machine", "--machine", "box", cwd=tmp_path)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "results" in proc.stderr

@@ -123,3 +123,62 @@ def test_statuses_are_enums_that_read_as_their_words(tmp_path):
 def test_build_records_keep_their_json(build):
     assert BuildRecord.from_dict(build).to_dict() == build
     assert list(BuildRecord.from_dict(build).to_dict()) == list(build)
+
+
+def _file_with(mutate) -> dict:
+    """A valid result file's JSON, changed by ``mutate`` (which edits it in place)."""
+    data = make_run().to_dict()
+    mutate(data)
+    return data
+
+
+def _set(path: str, value):
+    def mutate(data):
+        *parents, last = path.split(".")
+        node = data
+        for key in parents:
+            node = node[int(key)] if key.isdigit() else node[key]
+        node[int(last) if last.isdigit() else last] = value
+    return mutate
+
+
+@pytest.mark.parametrize("mutate, words", [
+    (_set("results.0.process_samples", [["0.1", "0.2"]]), "not a number"),
+    (_set("results.0.process_samples", "0.1"), "list of lists"),
+    (_set("results.0.process_samples", [[0.1, None]]), "not a number"),
+    (_set("results.0.process_samples", [[0.1, True]]), "not a number"),
+    (_set("results.0.process_samples", [[-0.1, 0.2]]), "cannot be negative"),
+    (_set("results.0.measured_samples", [[0.1], 7]), "list of lists"),
+    (_set("results.0.name", 12), "must be a string"),
+    (_set("results.0.unit", ["s"]), "must be a string"),
+    (_set("commit.hash", 1234567), "not a hex string"),
+    (_set("commit.hash", "not-a-hash"), "not a hex string"),
+    (_set("commit.subject", None), "must be strings"),
+    (_set("commit.date", "yesterday"), "not a number"),
+    (_set("commit.parents", "abc"), "list of hashes"),
+])
+def test_result_files_with_wrong_shapes_name_themselves(tmp_path, mutate, words):
+    path = tmp_path / "m" / "deadbeef-env.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(_file_with(mutate)))
+    with pytest.raises(HistbenchError) as info:
+        results.load(path)
+    assert str(path) in str(info.value) and words in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_lost_summary_and_huge_or_empty_samples(tmp_path):
+    """``stats: null`` is rebuilt from the samples; an ok result without samples has no
+    summary and breaks nothing; a folder where a file should be is one line."""
+    data = _file_with(_set("results.0.stats", None))
+    path = tmp_path / "m" / "deadbeef-env.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(data))
+    loaded = results.load(path).results[0]
+    assert loaded.stats is not None and loaded.stats.median == make_run().results[0].stats.median
+    path.write_text(json.dumps(_file_with(_set("results.0.process_samples", []))))
+    assert results.load(path).results[0].stats is not None  # the stored summary stays
+    folder = tmp_path / "m" / "abcdef12-env.json"
+    folder.mkdir()
+    with pytest.raises(HistbenchError, match="cannot read result file"):
+        results.load(folder)

@@ -325,3 +325,19 @@ def test_run_fails_when_a_suite_file_does_not_import(toy_repo, broken):
     assert "bench_bad" in proc.stderr and "1 suite files did not import" in proc.stderr
     run = load_all(repo)[hashes[0]]
     assert run.errors and any(r.status == "ok" for r in run.results)
+
+
+@pytest.mark.parametrize("bad", ["HEAD..HEAD~2", "HEAD..HEAD", "HASHFILE:/dev/zero",
+                                 "HASHFILE:{tmp}/binary", "HASHFILE:{tmp}/empty"])
+def test_ranges_that_name_nothing_measurable_are_one_line(toy_repo, tmp_path, bad):
+    """A range with no commits, or a hash file that is endless, binary or empty, is refused
+    in one line (before: 0 commits and exit 0, or reading until memory ran out)."""
+    repo, _ = toy_repo([ToyCommit(), ToyCommit(), ToyCommit()])
+    (tmp_path / "binary").write_bytes(b"\x00\xff" * 100)
+    (tmp_path / "empty").write_text("# nothing here\n")
+    spec = bad.format(tmp=tmp_path)
+    proc = histbench(repo, "run", spec, "--machine", "m")
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "Traceback" not in proc.stderr and spec.split(":")[-1] in proc.stderr
+    assert not (repo / "results" / "m").exists() or not list((repo / "results" / "m").glob(
+        "*-*.json"))

@@ -8,6 +8,7 @@ in histbench, not in the user's input.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from histbench import __version__
@@ -35,6 +36,18 @@ def main(argv: list[str] | None = None) -> int:
         return int(command.run(config_for(args, command.config_required), args))
     except HistbenchError as exc:
         print(f"histbench: error: {exc}", file=sys.stderr)
+        return int(ExitCode.ERROR)
+    except BrokenPipeError:
+        # The reader went away (``histbench show | head``): what it wanted it has; stop
+        # quietly, and keep Python from failing again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return int(ExitCode.ERROR)
+    except OSError as exc:
+        if exc.filename is None:
+            raise  # not about a file the user named: a bug to see in full
+        # A folder made read-only, a disk full, a path that is a folder: one line, like
+        # every other problem with the user's files.
+        print(f"histbench: error: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
         return int(ExitCode.ERROR)
     except KeyboardInterrupt:
         print("histbench: interrupted", file=sys.stderr)

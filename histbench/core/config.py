@@ -7,6 +7,7 @@ and the key.
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from dataclasses import dataclass, field
@@ -93,6 +94,28 @@ _SCHEMA: dict[str, tuple[tuple[type, ...], str]] = {
 _ENVIRONMENT_TYPES = ("virtualenv", "uv")
 
 
+# A URL's scheme, as browsers find it once they have dropped the spaces around it (they
+# also drop tabs and newlines anywhere, so " java\tscript:" is javascript: to them; control
+# characters are refused before the scheme is looked at).
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_LINK_SCHEMES = ("http", "https")
+
+
+def commit_url_problem(url: str) -> str | None:
+    """Why ``show_commit_url`` cannot be a link prefix, or None. Every commit on the site
+    links to it, so a ``javascript:`` or ``data:`` prefix would run in the reader's browser:
+    only http(s) and relative URLs (no scheme) are links; control characters, which
+    browsers drop to find the scheme, are refused outright."""
+    if _CONTROL.search(url):
+        return "must not contain control characters (tabs, newlines)"
+    scheme = _SCHEME.match(url.strip(" "))
+    if scheme and scheme.group(1).lower() not in _LINK_SCHEMES:
+        return (f"must be an http:// or https:// URL (or a relative one), "
+                f"not a '{scheme.group(1)}:' URL")
+    return None
+
+
 def find_config(start: Path | None = None) -> Path:
     """The nearest histbench.json at or above ``start``, as git finds .git."""
     here = (start or Path.cwd()).resolve()
@@ -144,17 +167,23 @@ def _build(path: Path, data: dict[str, Any]) -> Config:
         thresholds[pattern] = float(value)
     if data.get("environment_type", "virtualenv") not in _ENVIRONMENT_TYPES:
         raise fail("environment_type", f"must be one of {', '.join(_ENVIRONMENT_TYPES)}")
-    if data.get("default_timeout", DEFAULT_TIMEOUT) <= 0:
-        raise fail("default_timeout", "must be positive")
-    if data.get("watts_per_core", 10) <= 0:
-        raise fail("watts_per_core", "must be positive")
+    for key, default in (("default_timeout", DEFAULT_TIMEOUT), ("watts_per_core", 10)):
+        value = data.get(key, default)
+        if not math.isfinite(value) or value <= 0:  # NaN compares false with everything
+            raise fail(key, "must be a positive finite number")
     if data.get("wheel_cache_size", 50) < 1:
         raise fail("wheel_cache_size", "must be at least 1")
+    url_problem = commit_url_problem(data.get("show_commit_url", ""))
+    if url_problem:
+        raise fail("show_commit_url", url_problem)
     root = path.parent
 
     def folder(key: str, default: str) -> Path:
         value = Path(data.get(key, default))
-        return value if value.is_absolute() else root / value
+        value = value if value.is_absolute() else root / value
+        if value.exists() and not value.is_dir():  # caught here, not as a traceback mid-run
+            raise fail(key, f"names {value}, which is a file, not a folder")
+        return value
 
     def command(key: str) -> list[str]:
         value = data.get(key, [])

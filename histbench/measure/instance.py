@@ -6,11 +6,28 @@ Standard library only: loaded by path beside worker.py in old commits' environme
 from __future__ import annotations
 
 import itertools
+import os
 import pickle
 
 from . import failures as _failures
 from . import suite_import as _suite
 from . import worker_spec as _spec
+
+# The folder the parent started this worker in. A benchmark may change folder (os.chdir
+# in a setup or a timed call); the next sample and parameter set must still start here.
+START_FOLDER = os.getcwd()
+
+
+def back_to_start_folder() -> None:
+    try:
+        if os.getcwd() == START_FOLDER:
+            return
+    except OSError:  # the benchmark removed the folder it was in
+        pass
+    try:
+        os.chdir(START_FOLDER)
+    except OSError:  # it removed ours too: nothing relative is used, so go on
+        pass
 
 
 class BenchmarkInstance:

@@ -36,6 +36,7 @@ def _timed(func, args: tuple, number: int, timer) -> float:
     finally:
         if gc_was_enabled:
             gc.enable()
+        _instance.back_to_start_folder()
 
 
 def _repeat_bounds(repeat, rounds: int) -> tuple[int, int, float]:

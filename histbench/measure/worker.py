@@ -144,13 +144,16 @@ def run(spec: _spec.RunSpec) -> None:
 def _run_one(spec: _spec.RunSpec, index: int) -> dict:
     started = time.time()
     inst = None
+    _instance.back_to_start_folder()  # whatever the parameter set before did
     try:
         inst = _instance_for(spec, index)
         inst.do_setup()
         try:
             samples, number, extra = _measure(inst, spec, index)
         finally:
+            _instance.back_to_start_folder()
             inst.do_teardown()
+            _instance.back_to_start_folder()
         return {"status": "ok", "samples": samples, "number": number, "extra": extra,
                 "started_at": started, "duration": time.time() - started}
     except Skipped as exc:

@@ -90,6 +90,9 @@ def resolve_range(repo: Repo, spec: str, *, branches: list[str], measured: set[s
         else:
             shas = [repo.rev(spec)]
     shas = list(dict.fromkeys(shas))
+    if not shas and spec not in ("NEW", "EXISTING"):  # those two may rightly be empty
+        raise HistbenchError(f"{spec}: no commits in this range (A..B is the first-parent "
+                             "commits after A up to B; is it the wrong way round?)")
     if steps and steps < len(shas):
         shas = spaced(shas, steps)
     return repo.infos(shas, branch)
@@ -111,11 +114,28 @@ def branch_commits(repo: Repo, branches: list[str], *, missing_ok: bool = False)
     return list(dict.fromkeys(shas))
 
 
+HASHFILE_LIMIT = 16 * 2**20  # bytes: a few hundred thousand hashes, far more than a history
+
+
 def _read_hashfile(path: str) -> list[str]:
+    """One hash a line, read up to a bound: ``HASHFILE:/dev/zero`` or a huge file is an
+    error, not a run that reads until the machine runs out of memory."""
     try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text()
+        if path == "-":
+            data = sys.stdin.buffer.read(HASHFILE_LIMIT + 1)
+        else:
+            with open(path, "rb") as f:
+                data = f.read(HASHFILE_LIMIT + 1)
     except OSError as exc:
         raise HistbenchError(f"{path}: cannot read hash file ({exc.strerror})") from None
+    if len(data) > HASHFILE_LIMIT:
+        raise HistbenchError(f"{path}: hash file larger than {HASHFILE_LIMIT >> 20} MiB")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise HistbenchError(f"{path}: not a hash file (not UTF-8 text)") from None
+    if "\0" in text:
+        raise HistbenchError(f"{path}: not a hash file (binary data)")
     return [ln.split()[0] for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
 
 

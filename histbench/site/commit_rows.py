@@ -3,9 +3,11 @@ was measured at, detected steps first, then failures, then the largest changes.
 
 A site has a page per commit and a row per benchmark on each: a quarter of a million rows
 for a thousand commits. So rows are formatted here, not by the template, which is eight
-times faster. Each benchmark's name and parameters are escaped once per site. Reasons are
-escaped here, and the rest of a row is numbers and fixed words. Each value is formatted
-once: a commit's value is the next page's "before".
+times faster. None of it passes through the template's autoescaping: every piece of
+a row that comes from data is escaped here. Each benchmark's name and parameters are escaped
+once per site; values (which carry the suite's unit) and reasons as they are formatted; the
+rest of a row is numbers and fixed words. Each value is formatted and escaped once: a
+commit's value is the next page's "before".
 """
 
 from __future__ import annotations
@@ -97,7 +99,7 @@ def _disturbed_note(share: float | None) -> str:
 
 def _row(s: SeriesData, head: Markup, i: int, prev: int | None, change,
          before_text: str | None) -> tuple[tuple, str, str]:
-    """One benchmark: its sort key, its HTML and this commit's value as text
+    """One benchmark: its sort key, its HTML and this commit's value as escaped text
     (``before_text`` is the previous one's when the caller has it)."""
     now = s.median[i]
     before = s.median[prev] if prev is not None else None
@@ -112,7 +114,13 @@ def _row(s: SeriesData, head: Markup, i: int, prev: int | None, change,
     else:
         note, css, order = _disturbed_note(s.disturbed[i] if s.disturbed else None), "", 2
     if before_text is None:
-        before_text = format_value(before, s.unit) if before is not None else ""
-    now_text = format_value(now, s.unit) if now is not None else s.status[i].value
+        before_text = _value_html(before, s.unit) if before is not None else ""
+    now_text = _value_html(now, s.unit) if now is not None else s.status[i].value
     html = ROW.format(css, head, before_text, now_text, f"{ratio:.3f}" if ratio else "", note)
     return (order, -abs(math.log(ratio)) if ratio and ratio > 0 else 0), html, now_text
+
+
+def _value_html(value: float, unit: str) -> str:
+    """A value as HTML: the unit is the suite's own text (a ``track_`` benchmark's
+    ``unit`` attribute), so it is escaped like any other data."""
+    return str(escape(format_value(value, unit)))

@@ -145,7 +145,8 @@ class _Canvas:
         key = ("y", ylim, unit)
         if key not in self.layers:
             self.y.set_ylim(*ylim)
-            self.y.set_ylabel(unit)
+            # The unit is the suite's text: shown as it is, never parsed as mathtext.
+            self.y.set_ylabel(unit, parse_math=False)
             self.layers[key] = self.drawn[key] = _svg(self.y)
         return self.layers[key]
 
@@ -325,12 +326,14 @@ def hover_titles(series: list[SeriesData], labels: list[str], timeline: Timeline
 
 
 def _value_texts(s: SeriesData, label: str) -> list[str]:
-    """One line of hover text per commit for this series (empty where it has no point).
+    """One line of hover text per commit for this series (empty where it has no point),
+    escaped: it goes into an SVG ``<title>`` by string formatting, not through a template.
     Values are formatted in one unit chosen once: a thousand points per plot. Values and
-    statuses are digits, units and fixed words; labels and reasons are escaped data."""
+    statuses are digits and fixed words; the label (escaped by the caller), the unit (the
+    suite's own text, for ``track_`` benchmarks) and reasons are data, escaped here."""
     ok = [abs(v) for v in s.median if v is not None]
     factor, unit = unit_scale(s.unit, max(ok, default=1.0))
-    suffix = f" {unit}" if unit else ""
+    suffix = f" {escape(unit)}" if unit else ""
     out = []
     for status, m, lo, hi, reason in zip(s.status, s.median, s.ci_low, s.ci_high, s.reasons,
                                          strict=True):

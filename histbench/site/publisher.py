@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from histbench.analysis.series import machines as result_machines
-from histbench.core.config import Config
+from histbench.core.config import Config, commit_url_problem
 from histbench.core.errors import HistbenchError
 from histbench.core.parallel import available_cpus
 from histbench.site import templating
@@ -68,6 +68,7 @@ class Publisher:
         """``order``: the first-parent history, oldest first (commits' positions in it
         place bisect hints)."""
         start = time.perf_counter()
+        _check_commit_url(self.config)
         results_dir = self.config.results_dir
         names = result_machines(results_dir)
         if not names:
@@ -142,6 +143,15 @@ def _absorb(outcomes: list[TaskOutcome], writer: PageWriter,
         for found in outcome.steps:
             benchmarks.take_steps(found)
     return drawn
+
+
+def _check_commit_url(config: Config) -> None:
+    """``load_config`` refuses a ``show_commit_url`` that would not be a safe link; a
+    Config built in code skips that, so the site checks again before linking every commit
+    to it."""
+    problem = commit_url_problem(config.show_commit_url)
+    if problem:
+        raise HistbenchError(f"{config.path}: key 'show_commit_url' {problem}")
 
 
 def _import_drawing() -> None:

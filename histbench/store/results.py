@@ -130,9 +130,36 @@ class BenchmarkResult:
         if result.status not in STATUSES:
             raise ValueError(f"unknown status {result.status!r}")
         result.status = Status(result.status)
-        result.stats = Summary.from_dict(stats) if stats else None
+        for key in ("name", "kind", "unit"):
+            if not isinstance(getattr(result, key), str):
+                raise ValueError(f"{key} of {result.name!r} must be a string")
+        for key in ("process_samples", "measured_samples"):
+            _check_samples(f"{result.name} {key}", getattr(result, key), result.kind)
         result.disturbance = Disturbance(**disturbance) if disturbance else None
+        if stats:
+            result.stats = Summary.from_dict(stats)
+        elif result.status == Status.OK and any(result.process_samples):
+            result.with_stats()  # a summary lost (``stats: null``): the samples still hold it
         return result
+
+
+# Kinds whose values are durations or sizes: a negative one is a corrupt file, not a figure.
+_NON_NEGATIVE_KINDS = ("time", "timeraw", "mem", "peakmem")
+
+
+def _check_samples(what: str, groups: Any, kind: str) -> None:
+    """Samples are lists (one per process) of finite numbers; anything else would surface
+    later as a traceback or, worse, as a ratio computed from nonsense."""
+    if not isinstance(groups, list) or not all(isinstance(g, list) for g in groups):
+        raise ValueError(f"{what} must be a list of lists of numbers")
+    for group in groups:
+        for value in group:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"{what} holds {value!r}, not a number")
+            if value != value or value in (float("inf"), float("-inf")):
+                raise ValueError(f"{what} holds {value!r}, not a finite number")
+            if value < 0 and kind in _NON_NEGATIVE_KINDS:
+                raise ValueError(f"{what} holds {value!r}: a {kind} value cannot be negative")
 
 
 @dataclass
@@ -203,7 +230,7 @@ class RunResults:
         return cls(
             machine=data["machine"],
             env_name=data["env_name"],
-            commit=CommitInfo(**commit) if commit else None,
+            commit=_commit_info(commit) if commit else None,
             python=data.get("python", ""),
             requirements=data.get("requirements", {}),
             histbench_version=data.get("histbench_version", ""),
@@ -216,6 +243,19 @@ class RunResults:
             complete=data.get("complete", True),
             packages=data.get("packages", {}),
         )
+
+
+def _commit_info(data: dict[str, Any]) -> CommitInfo:
+    info = CommitInfo(**data)
+    if not isinstance(info.hash, str) or not re.fullmatch(r"[0-9a-f]{7,64}", info.hash):
+        raise ValueError(f"commit hash {info.hash!r} is not a hex string")
+    if not all(isinstance(v, str) for v in (info.author, info.subject, info.branch)):
+        raise ValueError("commit author, subject and branch must be strings")
+    if isinstance(info.date, bool) or not isinstance(info.date, (int, float)):
+        raise ValueError(f"commit date {info.date!r} is not a number")
+    if not isinstance(info.parents, list) or not all(isinstance(p, str) for p in info.parents):
+        raise ValueError("commit parents must be a list of hashes")
+    return info
 
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -260,6 +300,8 @@ def read_document(path: Path) -> dict[str, Any]:
         data = orjson.loads(path.read_bytes())
     except FileNotFoundError:
         raise HistbenchError(f"{path}: result file not found") from None
+    except OSError as exc:  # a folder where the file should be, no permission, ...
+        raise HistbenchError(f"{path}: cannot read result file ({exc.strerror})") from None
     except orjson.JSONDecodeError as exc:
         raise HistbenchError(f"{path}: corrupt result file, not valid JSON "
                              f"(line {exc.lineno})") from None

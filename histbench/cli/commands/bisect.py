@@ -31,10 +31,11 @@ class BisectCommand(Command):
         parser.add_argument("-b", "--bench",
                             help="one benchmark and parameter set: a regex, a name, "
                                  "or name(params) as asv or histbench spell it")
-        parser.add_argument("--step", type=int,
+        parser.add_argument("--step", type=options.positive_int,
                             help="bisect step N as numbered by `regressions`")
-        parser.add_argument("--alpha", type=float, default=0.05)
-        parser.add_argument("--rounds", type=int, default=None, help="processes per probe")
+        parser.add_argument("--alpha", type=options.probability, default=0.05)
+        parser.add_argument("--rounds", type=options.positive_int, default=None,
+                            help="processes per probe")
         options.add_results_source(parser, env=False)
 
     def run(self, config: Config, args: argparse.Namespace) -> ExitCode:

@@ -23,8 +23,9 @@ class ContinuousCommand(Command):
         parser.add_argument("head")
         options.add_bench(parser)
         options.add_quick(parser)
-        parser.add_argument("--rounds", type=int, help="processes per benchmark and commit")
-        parser.add_argument("--summary",
+        parser.add_argument("--rounds", type=options.positive_int,
+                            help="processes per benchmark and commit")
+        parser.add_argument("--summary", type=options.output_file,
                             help="write a Markdown summary here (CI job summary, PR)")
         options.add_significance(parser)
         options.add_format(parser, "text", "json", "markdown")

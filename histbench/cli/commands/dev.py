@@ -36,7 +36,8 @@ class DevCommand(Command):
         parser.add_argument("--save", action="store_true",
                             help="store the results (as the working tree of HEAD) for "
                                  "report/show")
-        parser.add_argument("--machine", help="machine name for --save (default: hostname)")
+        parser.add_argument("--machine", type=options.machine_name,
+                            help="machine name for --save (default: hostname)")
         options.add_sampling(parser, "count samples taken while the machine was disturbed")
 
     def run(self, config: Config, args: argparse.Namespace) -> ExitCode:

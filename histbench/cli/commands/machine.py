@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from histbench.cli import options
 from histbench.cli.command import Command
 from histbench.core.config import Config
 from histbench.core.exit_codes import ExitCode
@@ -18,7 +19,8 @@ class MachineCommand(Command):
     config_required = False
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--machine", help="name to store results under (default: hostname)")
+        parser.add_argument("--machine", type=options.machine_name,
+                            help="name to store results under (default: hostname)")
         parser.add_argument("--results-dir", help="results folder (default: from config)")
         parser.add_argument("--json", action="store_true")
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import functools
-import http.server
 import sys
 from pathlib import Path
 
+from histbench.cli import options
 from histbench.cli.command import Command
 from histbench.core.config import Config
 from histbench.core.errors import HistbenchError
@@ -20,16 +19,19 @@ class PreviewCommand(Command):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--html-dir")
-        parser.add_argument("--port", type=int, default=8080)
+        parser.add_argument("--port", type=options.port, default=8080,
+                            help="port on 127.0.0.1 (0: any free port; default 8080)")
 
     def run(self, config: Config, args: argparse.Namespace) -> ExitCode:
+        # Imported here: the server pulls in http.server, which `histbench --help` never needs.
+        from histbench.site.preview_server import make_server
+
         html_dir = Path(args.html_dir) if args.html_dir else config.html_dir
-        if not (html_dir / "index.html").exists():
+        if not (html_dir / "index.html").is_file():
             raise HistbenchError(f"{html_dir}: no site yet (run `histbench publish` first)")
-        handler = functools.partial(http.server.SimpleHTTPRequestHandler,
-                                    directory=str(html_dir))
-        with http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler) as server:
-            print(f"serving {html_dir} at http://127.0.0.1:{server.server_address[1]}/ "
-                  "(Ctrl-C stops)", file=sys.stderr, flush=True)
+        with make_server(html_dir, args.port) as server:
+            host, port = server.server_address[:2]
+            print(f"serving {html_dir} at http://{host}:{port}/ (Ctrl-C stops)",
+                  file=sys.stderr, flush=True)
             server.serve_forever()
         return ExitCode.OK

@@ -6,10 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from histbench.cli import options
 from histbench.cli.command import Command
 from histbench.cli.loading import history_order
 from histbench.core.config import Config
-from histbench.core.errors import HistbenchError
 from histbench.core.exit_codes import ExitCode
 
 
@@ -19,16 +19,14 @@ class PublishCommand(Command):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--html-dir", help="output folder (default: html_dir of the config)")
-        parser.add_argument("--alpha", type=float, default=0.05,
+        parser.add_argument("--alpha", type=options.probability, default=0.05,
                             help="family-wise false-alarm rate of step detection")
-        parser.add_argument("-j", "--jobs", type=int, default=None,
+        parser.add_argument("-j", "--jobs", type=options.positive_int, default=None,
                             help="worker processes that render pages (default: one per CPU)")
 
     def run(self, config: Config, args: argparse.Namespace) -> ExitCode:
         from histbench.site.publisher import Publisher  # matplotlib: only when publishing
 
-        if args.jobs is not None and args.jobs < 1:
-            raise HistbenchError(f"--jobs must be at least 1, not {args.jobs}")
         publisher = Publisher(config, Path(args.html_dir) if args.html_dir else None,
                               alpha=args.alpha, jobs=args.jobs)
         report = publisher.publish(order=history_order(config))

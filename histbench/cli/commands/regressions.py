@@ -17,7 +17,7 @@ class RegressionsCommand(Command):
     help = "every detected step of every benchmark"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--alpha", type=float, default=0.05,
+        parser.add_argument("--alpha", type=options.probability, default=0.05,
                             help="family-wise false-alarm rate")
         parser.add_argument("--all", action="store_true", help="improvements too")
         options.add_format(parser, "text", "json", "markdown")

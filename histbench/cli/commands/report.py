@@ -33,7 +33,7 @@ class ReportCommand(Command):
                             help="the commit whose results to report (default: newest)")
         options.add_bench(parser, "regex of benchmarks to include")
         options.add_format(parser, "markdown", "html", "json")
-        parser.add_argument("--output",
+        parser.add_argument("--output", type=options.output_file,
                             help="write here (plots go next to it for markdown)")
         options.add_results_source(parser, env=True)
 

@@ -23,13 +23,14 @@ class RunCommand(Command):
                                           "EXISTING or HASHFILE:path")
         options.add_bench(parser, "regex of benchmarks to run")
         options.add_quick(parser, "one sample of one call each")
-        parser.add_argument("--machine", help="machine name to store results under")
+        parser.add_argument("--machine", type=options.machine_name,
+                            help="machine name to store results under")
         parser.add_argument("--python",
                             help="one of the configured pythons (or a version/path)")
         parser.add_argument("--dry-run", action="store_true",
                             help="list the commits, run nothing")
         parser.add_argument("--shard", help="I/N: run every N-th commit starting at the I-th")
-        parser.add_argument("--steps", type=int,
+        parser.add_argument("--steps", type=options.positive_int,
                             help="sample N evenly spaced commits of the range")
         parser.add_argument("--skip-existing", action="store_true",
                             help="skip commits already measured on this machine")
