@@ -7,11 +7,14 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 from conftest import shared_django_results
+from hypothesis import given
+from hypothesis import strategies as st
 from markupsafe import Markup
 
 from histbench.analysis.series import PointStatus
@@ -247,3 +250,24 @@ def test_publish_never_loads_a_planted_cache(django, tmp_path):
     assert _files(html) == before
     for name in ("results.pickle", "steps.pickle"):  # rebuilt, and signed this time
         assert (html / ".histbench-cache" / name).read_bytes().startswith(b"HBCACHE")
+
+
+@given(st.lists(st.text(max_size=150), min_size=2, max_size=8, unique=True))
+def test_page_names_are_unique_stable_and_plain(names):
+    """Any benchmark names (track_ü, track_ö and track__ once shared a page) get pages of
+    their own, with names a web server and the preview serve as they are."""
+    from histbench.site.commit_rows import page_slug
+
+    slugs = [page_slug(n) for n in names]
+    assert len(set(slugs)) == len(names)
+    assert slugs == [page_slug(n) for n in names]
+    for slug in slugs:
+        assert re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,130}\.html", slug), slug
+
+
+def test_the_names_that_once_shared_a_page():
+    from histbench.site.commit_rows import page_slug
+
+    names = ["b.track_ü", "b.track_ö", "b.track__", "b.track_ _", "b.track_/", ".hidden"]
+    assert len({page_slug(n) for n in names}) == len(names)
+    assert page_slug("django.bench.time_x") == "django.bench.time_x.html"  # plain: as before

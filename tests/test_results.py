@@ -182,3 +182,15 @@ def test_lost_summary_and_huge_or_empty_samples(tmp_path):
     folder.mkdir()
     with pytest.raises(HistbenchError, match="cannot read result file"):
         results.load(folder)
+
+
+@pytest.mark.parametrize("content", ["{", "[]", '{"schema": "other"}',
+                                     '{"schema": "histbench-benchmarks", "benchmarks": [1]}',
+                                     '{"schema": "histbench-benchmarks", "benchmarks": {"a": 1}}'])
+def test_a_damaged_benchmarks_file_is_one_line_and_missing_is_none(tmp_path, content):
+    assert results.load_benchmark_info(tmp_path) == {}
+    (tmp_path / results.BENCHMARKS_FILE).write_text(content)
+    with pytest.raises(HistbenchError) as info:
+        results.load_benchmark_info(tmp_path)
+    assert results.BENCHMARKS_FILE in str(info.value) and "delete it" in str(info.value)
+    assert "\n" not in str(info.value)

@@ -341,3 +341,17 @@ def test_ranges_that_name_nothing_measurable_are_one_line(toy_repo, tmp_path, ba
     assert "Traceback" not in proc.stderr and spec.split(":")[-1] in proc.stderr
     assert not (repo / "results" / "m").exists() or not list((repo / "results" / "m").glob(
         "*-*.json"))
+
+
+@pytest.mark.parametrize("content", ["{", "[1]", '{"env": [1]}'])
+def test_a_damaged_calibration_file_stops_the_run_before_measuring(toy_repo, content):
+    """calibration.json holds the level results are normalised to: starting afresh would
+    put a false step into the history, so a damaged one is refused, in one line."""
+    repo, hashes = toy_repo([ToyCommit()])
+    calibration = repo / "results" / "m" / "calibration.json"
+    calibration.parent.mkdir(parents=True)
+    calibration.write_text(content)
+    proc = histbench(repo, "run", "main", "--machine", "m", "--quick")
+    assert proc.returncode == 1 and "calibration.json" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and calibration.read_text() == content
+    assert not list(calibration.parent.glob("*-*.json"))

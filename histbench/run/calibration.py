@@ -8,9 +8,10 @@ own code changes.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from histbench.core.errors import HistbenchError
+from histbench.core.files import read_json
 from histbench.run.suite import BenchmarkSpec
 from histbench.store import results
 
@@ -23,10 +24,7 @@ class Calibration:
 
     def __init__(self, path: Path, env: str):
         self.path, self.env = path, env
-        try:
-            self.data = json.loads(path.read_text())
-        except (OSError, ValueError):
-            self.data = {}
+        self.data = _read(path)
 
     @classmethod
     def of(cls, results_dir: Path, machine: str, env: str) -> Calibration:
@@ -62,3 +60,19 @@ class _IntKeyed(dict):
     def __setitem__(self, key: int, value: int) -> None:
         super().__setitem__(key, value)
         self.backing[str(key)] = value
+
+
+def _read(path: Path) -> dict:
+    """The calibration so far; none before the first run. A damaged file is an error, not
+    a fresh start: it holds the level every result of this machine is normalised to, and a
+    new level would put a false step into the history at this commit."""
+    if not path.exists():
+        return {}
+    advice = "delete it to start afresh (later results get a new normalisation level)"
+    try:
+        data = read_json(path, "calibration file")
+    except HistbenchError as exc:
+        raise HistbenchError(f"{exc}; {advice}") from None
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise HistbenchError(f"{path}: not a histbench calibration file; {advice}")
+    return data

@@ -28,10 +28,12 @@ ROW = '<tr class="{}">{}<td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n'
 
 
 def page_slug(name: str) -> str:
-    """A file name for a benchmark page; long names get a hash so they stay unique."""
+    """A file name for a benchmark page, unique and stable for any benchmark name."""
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name)
-    if len(slug) > 120:
-        slug = slug[:100] + "-" + hashlib.sha256(name.encode()).hexdigest()[:10]
+    if slug != name or not slug or len(slug) > 120 or slug.startswith("."):
+        # Replaced characters (track_ü and track_ö would both be track__), a cut or a
+        # hidden name: the name's own hash keeps the page unique and stable.
+        slug = slug.lstrip(".")[:100] + "-" + hashlib.sha256(name.encode()).hexdigest()[:10]
     return slug + ".html"
 
 

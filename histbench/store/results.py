@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from histbench.core.errors import HistbenchError
-from histbench.core.files import write_atomic
+from histbench.core.files import read_json, write_atomic
 from histbench.store.samples import Summary, summarize
 from histbench.store.statuses import STATUSES, BuildRecord, Status
 
@@ -353,11 +353,19 @@ def save_benchmark_info(results_dir: Path, infos: dict[str, dict[str, Any]]) -> 
 
 
 def load_benchmark_info(results_dir: Path) -> dict[str, dict[str, Any]]:
+    """What the suite said of each benchmark (code, pretty names, params); none before the
+    first run. A damaged file is an error rather than pages quietly missing what it holds."""
     path = Path(results_dir) / BENCHMARKS_FILE
+    if not path.exists():
+        return {}
+    advice = "delete it, and the next run writes it again"
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict) or data.get("schema") != "histbench-benchmarks":
-        return {}
-    return data.get("benchmarks", {})
+        data = read_json(path, "benchmark descriptions")
+    except HistbenchError as exc:
+        raise HistbenchError(f"{exc}; {advice}") from None
+    ours = isinstance(data, dict) and data.get("schema") == "histbench-benchmarks"
+    benchmarks = data.get("benchmarks") if ours else None
+    if not isinstance(benchmarks, dict) or not all(isinstance(v, dict)
+                                                   for v in benchmarks.values()):
+        raise HistbenchError(f"{path}: not a histbench benchmarks file; {advice}")
+    return benchmarks
