@@ -9,4 +9,4 @@ BUILD_SCRIPT = _HERE / "pep517_build.py"  # builds a commit's wheel with its own
 # the worker and what it loads by path from beside itself: all an old commit's env needs
 WORKER_FILES = ("worker.py", "worker_spec.py", "failures.py", "suite_import.py",
                 "discovery.py", "instance.py", "timing.py", "gauge.py", "disturbance.py",
-                "energy.py", "memory.py")
+                "energy.py", "memory.py", "lifeline.py")

@@ -7,6 +7,7 @@ failed ``BuildRecord`` (with the log's tail) into its result file, and the run m
 from __future__ import annotations
 
 import hashlib
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from histbench.run.environments import (
     unpacked_distributions,
 )
 from histbench.run.git import BuildCheckout
+from histbench.run.locks import exclusive, lock_dir
 from histbench.run.wheels import CommitWheels
 from histbench.run.worker_process import ProcessEnv
 from histbench.store.results import CommitInfo
@@ -44,28 +46,51 @@ class CommitBuilder:
 
     def __init__(self, config: Config, wheels: CommitWheels, env: Environment):
         self.config, self.wheels, self.env = config, wheels, env
-        repo_key = hashlib.sha256(str(config.repo_path.resolve()).encode()).hexdigest()
-        self.checkout = BuildCheckout(config.repo_path, config.env_dir / "build" / repo_key[:12])
+        repo_key = hashlib.sha256(str(config.repo_path.resolve()).encode()).hexdigest()[:12]
+        self.clone_path = config.env_dir / "build" / repo_key
+        self.clone_lock = lock_dir(config.env_dir) / f"build-{repo_key}.lock"
+        self._checkout: BuildCheckout | None = None
         self.packages: dict[str, dict[str, str]] = {}  # commit -> distribution -> version
         self._env_packages: dict[str, str] | None = None
 
     def prepare(self, info: CommitInfo) -> Prepared:
+        """Build (or take from the cache) and install one commit. Under the commit's lock,
+        so runs sharing ``env_dir`` build it once and never half-read each other's work."""
         start = time.monotonic()
-        wheel = self.wheels.cached_wheel(self.env, info.hash)
-        cached = wheel is not None
         try:
-            build_dir = self.checkout.path
-            if wheel is None or self.config.install_command:
-                build_dir = self.checkout.checkout(info.hash)
-            if wheel is None:
-                wheel = self.wheels.build(self.env, build_dir, info.hash)
-            install_dir = self.wheels.install(self.env, wheel, build_dir, info.hash)
+            with self.wheels.commit_lock(self.env, info.hash):
+                install_dir, cached = self._prepare(info.hash)
         except BuildError as exc:
             return Prepared(info, None, BuildRecord(
                 BuildStatus.FAILED, reason=str(exc), log_tail=exc.log,
                 duration=time.monotonic() - start))
         return Prepared(info, install_dir, BuildRecord(
             BuildStatus.OK, cached=cached, duration=time.monotonic() - start))
+
+    def _prepare(self, sha: str) -> tuple[Path | None, bool]:
+        wheel = self.wheels.cached_wheel(self.env, sha)
+        if wheel is not None and not self.config.install_command:
+            return self.wheels.install(self.env, wheel, self.clone_path, sha), True
+        # The clone is checked out at one commit at a time: one run uses it at a time.
+        with exclusive(self.clone_lock):
+            build_dir = self.checkout().checkout(sha)
+            cached = wheel is not None
+            if wheel is None:
+                wheel = self.wheels.build(self.env, build_dir, sha)
+            return self.wheels.install(self.env, wheel, build_dir, sha), cached
+
+    def checkout(self) -> BuildCheckout:
+        """The private clone (call under ``clone_lock``), cloned on first use into a
+        temporary folder renamed into place, so a killed clone is never taken for one."""
+        if self._checkout is None:
+            if not (self.clone_path / ".git").exists():
+                tmp = self.clone_path.with_name(f"{self.clone_path.name}.tmp")
+                shutil.rmtree(tmp, ignore_errors=True)
+                BuildCheckout(self.config.repo_path, tmp)
+                shutil.rmtree(self.clone_path, ignore_errors=True)
+                tmp.rename(self.clone_path)
+            self._checkout = BuildCheckout(self.config.repo_path, self.clone_path)
+        return self._checkout
 
     def process_env(self, prepared: Prepared) -> ProcessEnv:
         """Where the commit's workers run; the first call for a commit also records the

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from histbench.core.errors import HistbenchError
+from histbench.run.locks import exclusive, lock_dir
 
 LOG_TAIL = 3000
 MARKER = "histbench-env.json"
@@ -143,11 +144,24 @@ class EnvManager:
         return Environment(name=name, path=self.env_dir / "envs" / name, base_python=base,
                            version=version, kind=self.kind, requirements=requirements)
 
+    def lock_path(self, env: Environment) -> Path:
+        return lock_dir(self.env_dir) / f"env-{env.name}.lock"
+
     def create(self, env: Environment) -> None:
-        """Create the env once; a half-created one (no marker) is wiped and made again."""
-        marker = env.path / MARKER
-        if marker.exists() and Path(env.python).exists():
-            return
+        """Create the env once. Runs sharing ``env_dir`` wait for each other here, and a
+        half-made env (killed mid-creation: its marker, written last, missing or
+        unreadable, or its interpreter gone) is wiped and made again."""
+        with exclusive(self.lock_path(env)):
+            if self.complete(env):
+                return
+            self._make(env)
+
+    def complete(self, env: Environment) -> bool:
+        """Whether creation finished: the marker is written last, atomically."""
+        return (self._read_marker(env) is not None and Path(env.python).exists()
+                and (env.path / "pyvenv.cfg").exists())
+
+    def _make(self, env: Environment) -> None:
         if env.path.exists():
             shutil.rmtree(env.path)
         env.path.parent.mkdir(parents=True, exist_ok=True)
@@ -163,24 +177,33 @@ class EnvManager:
         reqs = [f"{pkg}{spec}" for pkg, spec in sorted(env.requirements.items())]
         if reqs:
             self._pip_install(env, reqs, what="requirements")
-        marker.write_text(json.dumps({"installed": sorted(reqs)}))
+        self._write_marker(env, set(reqs))
 
-    def _installed(self, env: Environment) -> set[str]:
+    def _read_marker(self, env: Environment) -> set[str] | None:
         try:
             return set(json.loads((env.path / MARKER).read_text())["installed"])
-        except (OSError, ValueError, KeyError):
-            return set()
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def _write_marker(self, env: Environment, installed: set[str]) -> None:
+        """Write-then-rename: a kill mid-write leaves the old marker (or none), never a
+        truncated one."""
+        marker = env.path / MARKER
+        tmp = marker.with_name(f"{MARKER}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"installed": sorted(installed)}))
+        os.replace(tmp, marker)
 
     def ensure_packages(self, env: Environment, reqs: list[str], what: str) -> None:
         """Install requirement strings not installed before (tracked, so a history whose
-        build requirements never change pays for them once)."""
-        done = self._installed(env)
-        missing = [r for r in reqs if r not in done]
-        if not missing:
-            return
-        self._pip_install(env, missing, what=what)
-        marker = env.path / MARKER
-        marker.write_text(json.dumps({"installed": sorted(done | set(missing))}))
+        build requirements never change pays for them once). Under the env's lock: two
+        runs must not pip into one env at once, nor lose each other's marker entries."""
+        with exclusive(self.lock_path(env)):
+            done = self._read_marker(env) or set()
+            missing = [r for r in reqs if r not in done]
+            if not missing:
+                return
+            self._pip_install(env, missing, what=what)
+            self._write_marker(env, done | set(missing))
 
     def _pip_install(self, env: Environment, reqs: list[str], what: str) -> None:
         if self.kind == "uv":

@@ -19,6 +19,7 @@ from histbench.core.config import Config
 from histbench.core.errors import HistbenchError
 from histbench.measure import WORKER_SCRIPT
 from histbench.measure.worker_spec import DEFAULTS, DiscoverSpec
+from histbench.run import reaper
 
 
 @dataclass
@@ -100,16 +101,11 @@ def discover(python: str, benchmark_dir: Path, *, timeout: float = 300.0,
         spec = Path(tmp) / "spec.json"
         request = DiscoverSpec(benchmark_dir=str(benchmark_dir), out_file=str(out))
         spec.write_text(json.dumps(request))
-        try:
-            proc = subprocess.run([python, str(WORKER_SCRIPT), "discover", str(spec)], cwd=tmp,
-                                  capture_output=True, text=True, timeout=timeout, env=env)
-        except subprocess.TimeoutExpired:
-            raise HistbenchError(
-                f"{benchmark_dir}: discovery timed out after {timeout:g} s") from None
-        except OSError as exc:
-            raise HistbenchError(f"{python}: cannot run interpreter ({exc.strerror})") from None
-        if proc.returncode != 0 or not out.exists():
-            tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        returncode = _run_discovery([python, str(WORKER_SCRIPT), "discover", str(spec)],
+                                    Path(tmp), timeout, env, benchmark_dir)
+        if returncode != 0 or not out.exists():
+            log = (Path(tmp) / "discover.log").read_text(errors="replace")
+            tail = (log.strip().splitlines() or ["no output"])[-1]
             raise HistbenchError(f"{benchmark_dir}: discovery failed: {tail}")
         data = json.loads(out.read_text())
     benchmarks = [BenchmarkSpec(**b) for b in data["benchmarks"]]
@@ -117,3 +113,24 @@ def discover(python: str, benchmark_dir: Path, *, timeout: float = 300.0,
         if bench.timeout is None:
             bench.timeout = default_timeout
     return Suite(benchmarks, [DiscoveryError(**e) for e in data["errors"]])
+
+
+def _run_discovery(args: list[str], tmp: Path, timeout: float, env: dict[str, str] | None,
+                   benchmark_dir: Path) -> int:
+    """The discovery worker's exit status; whatever the suite's imports started is killed
+    when it ends. Its output goes to a file, not a pipe, which a process left running
+    would hold open."""
+    log = tmp / "discover.log"
+    try:
+        with open(log, "wb") as logf:
+            proc = reaper.start(args, cwd=tmp, stdin=subprocess.DEVNULL, stdout=logf,
+                                stderr=subprocess.STDOUT, env=reaper.child_env(env))
+    except OSError as exc:
+        raise HistbenchError(f"{args[0]}: cannot run interpreter ({exc.strerror})") from None
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise HistbenchError(
+            f"{benchmark_dir}: discovery timed out after {timeout:g} s") from None
+    finally:
+        reaper.finish(proc)

@@ -9,6 +9,8 @@ switches to the classic install-into-the-env way.
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import shlex
 import shutil
@@ -20,6 +22,7 @@ from pathlib import Path
 from histbench.core.errors import HistbenchError
 from histbench.measure import BUILD_SCRIPT
 from histbench.run.environments import LOG_TAIL, BuildError, Environment, EnvManager, last_line
+from histbench.run.locks import bucket_lock_path, exclusive, try_exclusive
 
 try:
     import tomllib
@@ -44,15 +47,37 @@ class CommitWheels:
     def wheel_dir(self, env: Environment, sha: str) -> Path:
         return self.env_dir / "wheels" / f"py{env.version}" / sha
 
+    def install_dir(self, env: Environment, sha: str) -> Path:
+        return self.env_dir / "installs" / f"py{env.version}" / sha
+
+    def commit_lock(self, env: Environment, sha: str):
+        """Held while a commit is looked up, built and unpacked: runs sharing the cache
+        build a commit once, and never read a build another run is replacing."""
+        return exclusive(self._lock_path(env, sha))
+
+    def _lock_path(self, env: Environment, sha: str) -> Path:
+        return bucket_lock_path(self.env_dir, f"py{env.version}/{sha}")
+
     def cached_wheel(self, env: Environment, sha: str) -> Path | None:
+        """The commit's cached wheel if it is sound (call under ``commit_lock``); a damaged
+        one (truncated, a missing file, no package: a build killed or raced) is removed
+        with its unpacked install, so the commit is built again instead of measured
+        without its code."""
         wheels = sorted(self.wheel_dir(env, sha).glob("*.whl"))
-        if wheels:
+        if wheels and wheel_problem(wheels[0]) is None:
             os.utime(wheels[0].parent)  # most recently used, for the cache's eviction
             return wheels[0]
+        if self.wheel_dir(env, sha).exists():
+            self._forget(env, sha)
         return None
 
+    def _forget(self, env: Environment, sha: str) -> None:
+        shutil.rmtree(self.wheel_dir(env, sha), ignore_errors=True)
+        shutil.rmtree(self.install_dir(env, sha), ignore_errors=True)
+
     def build(self, env: Environment, build_dir: Path, sha: str) -> Path:
-        """Build ``sha`` (checked out at ``build_dir``) into the wheel cache; raise BuildError."""
+        """Build ``sha`` (checked out at ``build_dir``) into the wheel cache; raise BuildError.
+        Call under ``commit_lock``: the temporary folder is then this run's alone."""
         out = self.wheel_dir(env, sha)
         tmp = out.with_name(out.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
@@ -65,11 +90,14 @@ class CommitWheels:
             wheels = sorted(tmp.glob("*.whl"))
             if not wheels:
                 raise BuildError("the build produced no wheel", "")
-            shutil.rmtree(out, ignore_errors=True)
+            problem = wheel_problem(wheels[0])
+            if problem:
+                raise BuildError(f"the build produced a broken wheel: {problem}", "")
+            self._forget(env, sha)  # an install unpacked from an earlier build is stale
             tmp.rename(out)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        self._evict()
+        self._evict(env, sha)
         return out / wheels[0].name
 
     def _pep517(self, env: Environment, build_dir: Path, wheel_dir: Path) -> None:
@@ -99,24 +127,31 @@ class CommitWheels:
                 raise BuildError(f"{cmd[0]} failed: {last_line(proc.stderr or proc.stdout)}",
                                  log)
 
-    def _evict(self) -> None:
-        """Keep the ``cache_size`` most recently used builds (and their unpacked installs)."""
+    def _evict(self, env: Environment, keep: str) -> None:
+        """Keep the ``cache_size`` most recently used builds (and their unpacked installs);
+        a build whose commit lock another run holds (being built or unpacked) is skipped."""
         root = self.env_dir / "wheels"
         builds = sorted((d for d in root.glob("py*/*") if d.is_dir()
                          and not d.name.endswith(".tmp")), key=lambda d: d.stat().st_mtime)
         for old in builds[:max(0, len(builds) - self.cache_size)]:
-            shutil.rmtree(old, ignore_errors=True)
-            shutil.rmtree(self.env_dir / "installs" / old.parent.name / old.name,
-                          ignore_errors=True)
+            if old.name == keep and old.parent.name == f"py{env.version}":
+                continue
+            key = f"{old.parent.name}/{old.name}"
+            with try_exclusive(bucket_lock_path(self.env_dir, key)) as taken:
+                if taken:
+                    shutil.rmtree(old, ignore_errors=True)
+                    shutil.rmtree(self.env_dir / "installs" / key, ignore_errors=True)
 
     def install(self, env: Environment, wheel: Path, build_dir: Path, sha: str) -> Path | None:
-        """Make ``sha`` importable for the workers; returns the folder for PYTHONPATH."""
+        """Make ``sha`` importable for the workers; returns the folder for PYTHONPATH.
+        Call under ``commit_lock``; an unpacked install missing a top-level name of its
+        wheel is unpacked again."""
         if self.install_command:
             self._run_templates(self.install_command, env, build_dir, wheel.parent, sha, wheel)
             return None
         self.envs.ensure_packages(env, wheel_requirements(wheel), what="dependencies")
-        target = self.env_dir / "installs" / f"py{env.version}" / sha
-        if not (target / ".complete").exists():
+        target = self.install_dir(env, sha)
+        if not (target / ".complete").exists() or not install_matches(wheel, target):
             unpack_wheel(wheel, target)
         return target
 
@@ -171,3 +206,71 @@ def unpack_wheel(wheel: Path, target: Path) -> None:
     (tmp / ".complete").write_text(str(time.time()))
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
+
+
+def wheel_problem(wheel: Path) -> str | None:
+    """Why a wheel must not be installed, or None: not a readable zip (truncated, a CRC
+    mismatch), no RECORD or a file RECORD lists missing, or no importable top-level package
+    or module (or one named in top_level.txt missing)."""
+    try:
+        with zipfile.ZipFile(wheel) as zf:
+            names = set(zf.namelist())
+            damaged = zf.testzip()
+            if damaged is not None:
+                return f"{damaged} is damaged"
+            record = next((n for n in sorted(names) if n.count("/") == 1
+                           and n.endswith(".dist-info/RECORD")), None)
+            if record is None:
+                return "no .dist-info/RECORD"
+            listed = [row[0] for row in csv.reader(io.StringIO(zf.read(record).decode()))
+                      if row and row[0]]
+            declared = _declared_top_level(zf, record, names)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, UnicodeDecodeError,
+            csv.Error) as exc:
+        return f"not a valid wheel ({exc or type(exc).__name__})"
+    return _contents_problem(names, listed, declared)
+
+
+def _declared_top_level(zf: zipfile.ZipFile, record: str, names: set[str]) -> set[str]:
+    path = record.rsplit("/", 1)[0] + "/top_level.txt"
+    if path not in names:
+        return set()
+    return {ln.strip() for ln in zf.read(path).decode().splitlines() if ln.strip()}
+
+
+def _contents_problem(names: set[str], listed: list[str], declared: set[str]) -> str | None:
+    missing = next((n for n in listed if n not in names), None)
+    if missing:
+        return f"RECORD lists {missing}, which the wheel lacks"
+    tops = top_level_names(names)
+    if not tops:
+        return "no package or module in the wheel"
+    absent = sorted(declared - tops)
+    if absent:
+        return f"top-level {absent[0]!r} missing from the wheel"
+    return None
+
+
+def top_level_names(names: set[str]) -> set[str]:
+    """Importable top-level names of a wheel's files: package folders and modules, also
+    those under ``<name>.data/purelib|platlib``."""
+    tops = set()
+    for name in names:
+        parts = name.split("/")
+        if parts[0].endswith(".data") and len(parts) > 2 and parts[1] in ("purelib", "platlib"):
+            parts = parts[2:]
+        elif parts[0].endswith((".dist-info", ".data")):
+            continue
+        if len(parts) > 1 and parts[1]:
+            tops.add(parts[0])
+        elif parts[0].endswith((".py", ".so", ".pyd")):
+            tops.add(parts[0].split(".", 1)[0])
+    return tops
+
+
+def install_matches(wheel: Path, target: Path) -> bool:
+    """Whether every top-level name of the wheel is in its unpacked install."""
+    with zipfile.ZipFile(wheel) as zf:
+        tops = top_level_names(set(zf.namelist()))
+    present = {p.name.split(".", 1)[0] for p in target.iterdir()} if target.is_dir() else set()
+    return tops <= present

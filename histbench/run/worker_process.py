@@ -19,6 +19,7 @@ from typing import Any
 from histbench.core.config import Config
 from histbench.measure import WORKER_SCRIPT, disturbance
 from histbench.measure.worker_spec import RunSpec, SetupCacheSpec
+from histbench.run import reaper
 from histbench.run.settings import QuietLevel, Settings
 from histbench.run.suite import BenchmarkSpec
 from histbench.store.statuses import Status
@@ -99,22 +100,20 @@ def _death_reason(returncode: int, log: Path) -> str:
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    proc.wait()
+    """The worker, its process group, and every descendant it left elsewhere (reaper.py)."""
+    reaper.finish(proc)
 
 
 def _start(penv: ProcessEnv, mode: str, spec: RunSpec | SetupCacheSpec, spec_path: Path,
            log: Path) -> subprocess.Popen:
     """The worker in its own session (so that it and whatever it starts can be killed as
-    one group), its output into ``log``, its spec beside it."""
+    one group), its output into ``log``, its spec beside it. Whatever way it ends, the
+    caller passes it to ``_kill_group``, which also kills what it left behind."""
     spec_path.write_text(json.dumps(spec))
     with open(log, "wb") as logf:
-        return subprocess.Popen([penv.python, str(WORKER_SCRIPT), mode, str(spec_path)],
-                                cwd=spec_path.parent, stdin=subprocess.DEVNULL, stdout=logf,
-                                stderr=subprocess.STDOUT, env=penv.env, start_new_session=True)
+        return reaper.start([penv.python, str(WORKER_SCRIPT), mode, str(spec_path)],
+                            cwd=spec_path.parent, stdin=subprocess.DEVNULL, stdout=logf,
+                            stderr=subprocess.STDOUT, env=reaper.child_env(penv.env))
 
 
 class _EventReader:
@@ -223,8 +222,12 @@ def run_setup_cache(penv: ProcessEnv, bench: BenchmarkSpec, tmp: Path) -> CacheO
     spec = SetupCacheSpec(benchmark_dir=str(penv.benchmark_dir), name=bench.name,
                           out_file=str(out))
     proc = _start(penv, "setup_cache", spec, tmp / f"cache_{stem}.json", log)
-    if _wait(proc, time.monotonic() + timeout) is None and _wait_long(proc, timeout) is None:
-        _kill_group(proc)
+    try:
+        ended = (_wait(proc, time.monotonic() + timeout) is not None
+                 or _wait_long(proc, timeout) is not None)
+    finally:
+        _kill_group(proc)  # also what it left running, on any way out
+    if not ended:
         return CacheOutcome(Status.FAILED, reason=f"setup_cache timed out after {timeout:g} s",
                             stderr_tail=_tail(log))
     status_file = Path(str(out) + ".status")
