@@ -291,3 +291,32 @@ def test_a_read_only_results_folder_is_one_line(tmp_path):
     proc = histbench("machine", "--machine", "box", cwd=tmp_path)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert proc.stderr.count("\n") == 1 and "results" in proc.stderr
+
+
+WIPER = '''
+import os
+import shutil
+
+
+def time_wipe():
+    here = os.getcwd()
+    if "histbench-run-" in here:  # the worker's own temporary folder, never anything else
+        for name in os.listdir(here):
+            path = os.path.join(here, name)
+            shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+
+
+def track_fine():
+    return 1
+'''
+
+
+def test_a_benchmark_that_wipes_the_workers_folder_gets_a_true_reason(tmp_path):
+    """Before: "worker exited with status 0", which sends a user looking for a crash."""
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "benchmarks" / "bench_wipe.py").write_text(WIPER)
+    proc = histbench("dev", "--json", "--rounds", "1", cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    by_name = {r["name"]: r for r in json.loads(proc.stdout)["results"]}
+    assert "temporary files were deleted" in by_name["bench_wipe.time_wipe"]["reason"]
+    assert by_name["bench_wipe.track_fine"]["status"] == "ok"

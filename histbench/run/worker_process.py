@@ -86,6 +86,12 @@ def _last_line(log: Path) -> str | None:
     return lines[-1].strip()[:200] if lines else None
 
 
+# A worker that ended well but left no events: its folder was emptied under it, which only
+# the benchmark can have done (histbench removes it only after reading it).
+_FILES_REMOVED = ("the worker's temporary files were deleted while it ran (does the benchmark "
+                  "remove files in its working folder?); its results are lost")
+
+
 def _death_reason(returncode: int, log: Path) -> str:
     if returncode < 0:
         try:
@@ -182,8 +188,12 @@ def _watch(proc: subprocess.Popen, indices: list[int], events_file: Path, log: P
     lost = inflight if inflight is not None else next(
         (i for i in indices if i not in outcomes), None)
     if lost is not None and lost not in outcomes:
-        reason = (f"timed out after {timeout:g} s" if timed_out
-                  else _death_reason(proc.returncode, log))
+        if timed_out:
+            reason = f"timed out after {timeout:g} s"
+        elif proc.returncode == 0 and not events_file.exists():
+            reason = _FILES_REMOVED
+        else:
+            reason = _death_reason(proc.returncode, log)
         outcomes[lost] = Outcome(Status.FAILED, reason=reason, stderr_tail=_tail(log))
     return outcomes
 
