@@ -58,3 +58,15 @@ def read_json(path: Path, what: str) -> Any:
         raise HistbenchError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
     except RecursionError:
         raise HistbenchError(f"{path}: not a {what} (nested too deeply)") from None
+
+
+def read_state_json(path: Path, what: str, advice: str) -> Any | None:
+    """A file histbench keeps between runs: None before the first run made it; damaged, a
+    one-line error that ends with ``advice`` (what the user can do about it), because
+    starting afresh silently would lose what it holds."""
+    if not path.exists():
+        return None
+    try:
+        return read_json(path, what)
+    except HistbenchError as exc:
+        raise HistbenchError(f"{exc}; {advice}") from None

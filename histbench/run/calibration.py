@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from histbench.core.errors import HistbenchError
-from histbench.core.files import read_json
+from histbench.core.files import read_state_json
 from histbench.run.suite import BenchmarkSpec
 from histbench.store import results
 
@@ -66,13 +66,10 @@ def _read(path: Path) -> dict:
     """The calibration so far; none before the first run. A damaged file is an error, not
     a fresh start: it holds the level every result of this machine is normalised to, and a
     new level would put a false step into the history at this commit."""
-    if not path.exists():
-        return {}
     advice = "delete it to start afresh (later results get a new normalisation level)"
-    try:
-        data = read_json(path, "calibration file")
-    except HistbenchError as exc:
-        raise HistbenchError(f"{exc}; {advice}") from None
+    data = read_state_json(path, "calibration file", advice)
+    if data is None:
+        return {}
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
         raise HistbenchError(f"{path}: not a histbench calibration file; {advice}")
     return data

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from histbench.core.errors import HistbenchError
-from histbench.core.files import read_json, write_atomic
+from histbench.core.files import read_state_json, write_atomic
 from histbench.store.samples import Summary, summarize
 from histbench.store.statuses import STATUSES, BuildRecord, Status
 
@@ -356,13 +356,10 @@ def load_benchmark_info(results_dir: Path) -> dict[str, dict[str, Any]]:
     """What the suite said of each benchmark (code, pretty names, params); none before the
     first run. A damaged file is an error rather than pages quietly missing what it holds."""
     path = Path(results_dir) / BENCHMARKS_FILE
-    if not path.exists():
-        return {}
     advice = "delete it, and the next run writes it again"
-    try:
-        data = read_json(path, "benchmark descriptions")
-    except HistbenchError as exc:
-        raise HistbenchError(f"{exc}; {advice}") from None
+    data = read_state_json(path, "benchmark descriptions", advice)
+    if data is None:
+        return {}
     ours = isinstance(data, dict) and data.get("schema") == "histbench-benchmarks"
     benchmarks = data.get("benchmarks") if ours else None
     if not isinstance(benchmarks, dict) or not all(isinstance(v, dict)
