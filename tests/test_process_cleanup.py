@@ -223,3 +223,84 @@ def test_worker_dies_with_a_sigkilled_run(toy_repo, tmp_path):
         textwrap.dedent(HANGING_SUITE.format(pidfile=str(pidfile))))
     _sigkill_while_hung(_histbench("run", "main", "--machine", "m", "-b", "time_hang"),
                         repo, pidfile)
+
+
+# Spawns a child in a session of its own and a double-forked daemon, then hangs: the
+# tree below a worker, or below a build, that histbench is SIGKILLed in the middle of.
+SPAWN_AND_HANG = '''
+import os, subprocess, sys, time
+
+OUT = {out!r}
+CHILD = ("import os, sys, time; p = sys.argv[1]; open(p + '.tmp', 'w').write(str(os.getpid()));"
+         " os.replace(p + '.tmp', p); time.sleep(300)")
+DAEMON = ("import os, sys\\n"
+          "if os.fork() == 0:\\n"
+          "    os.setsid()\\n"
+          "    if os.fork() == 0:\\n"
+          "        os.execv(sys.executable, [sys.executable, '-c', sys.argv[1], sys.argv[2]])\\n"
+          "    os._exit(0)\\n"
+          "os.wait()\\n")
+
+
+def _wait(path):
+    while not os.path.exists(path):
+        time.sleep(0.01)
+
+
+def spawn_and_hang():
+    session = os.path.join(OUT, "session.pid")
+    daemon = os.path.join(OUT, "daemon.pid")
+    subprocess.Popen([sys.executable, "-c", CHILD, session], start_new_session=True)
+    subprocess.Popen([sys.executable, "-c", DAEMON, CHILD, daemon]).wait()
+    _wait(session)
+    _wait(daemon)
+    CHILD_SELF = os.path.join(OUT, "hung.pid")
+    open(CHILD_SELF + ".tmp", "w").write(str(os.getpid()))
+    os.replace(CHILD_SELF + ".tmp", CHILD_SELF)
+    time.sleep(300)
+'''
+
+
+def _sigkill_tree(cmd: list[str], cwd: Path, out: Path) -> None:
+    """Start ``cmd``, SIGKILL it once the hung process and its two children run; none of
+    the three may outlive it."""
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    pids: list[int] = []
+    try:
+        _wait_for(out / "hung.pid", proc)
+        pids = list(_pids(out).values())
+        assert len(pids) == 3 and all(_alive(p) for p in pids)
+        proc.kill()
+        proc.communicate(timeout=60)
+        left = _survivors(pids, str(out))
+        assert not left, f"outlived a SIGKILLed histbench: {left}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        _kill_all(pids)
+
+
+@pytest.mark.parametrize("where", ["import", "timed"])
+def test_a_workers_children_die_with_a_sigkilled_run(toy_repo, tmp_path, where):
+    """In the suite's import (discovery's worker) or in the timed call (a measuring one)."""
+    repo, _ = toy_repo([ToyCommit()])
+    out = tmp_path / "children"
+    out.mkdir()
+    suite = SPAWN_AND_HANG.format(out=str(out))
+    if where == "import":
+        suite += "\nspawn_and_hang()\n"
+    else:
+        suite += "\n\ndef time_spawn():\n    spawn_and_hang()\n"
+    (repo / "benchmarks" / "bench_tree.py").write_text(suite)
+    _sigkill_tree(_histbench("run", "main", "--machine", "m", "-b", "bench_tree"), repo, out)
+
+
+def test_a_build_and_its_children_die_with_a_sigkilled_run(toy_repo, tmp_path):
+    out = tmp_path / "children"
+    out.mkdir()
+    script = tmp_path / "hung_build.py"
+    script.write_text(SPAWN_AND_HANG.format(out=str(out)) + "\nspawn_and_hang()\n")
+    repo, _ = toy_repo([ToyCommit()],
+                       build_command=[f"{{python}} {script}"])
+    _sigkill_tree(_histbench("run", "main", "--machine", "m"), repo, out)

@@ -213,5 +213,5 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    _load_beside("lifeline").die_with_parent()  # before any benchmark code can hang
+    _load_beside("lifeline").keep_tree()  # before any benchmark code can hang or spawn
     sys.exit(main(sys.argv[1:]))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from histbench.core.errors import HistbenchError
+from histbench.run import reaper
 from histbench.run.locks import exclusive, lock_dir
 
 LOG_TAIL = 3000
@@ -170,7 +171,7 @@ class EnvManager:
         else:
             cmd = [sys.executable, "-m", "virtualenv", "--quiet", "--python", env.base_python,
                    "--no-periodic-update", str(env.path)]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        proc = reaper.run_kept(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise HistbenchError(f"cannot create environment {env.name}: "
                                  f"{last_line(proc.stderr or proc.stdout)}")
@@ -211,7 +212,7 @@ class EnvManager:
         else:
             cmd = [env.python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
                    *reqs]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        proc = reaper.run_kept(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise BuildError(f"cannot install {what} ({', '.join(reqs)}): "
                              f"{last_line(proc.stderr)}", proc.stderr[-LOG_TAIL:])

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from histbench.measure import LIFELINE_SCRIPT
 from histbench.measure.lifeline import PARENT_ENV
 
 PR_SET_CHILD_SUBREAPER = 36
@@ -57,6 +58,14 @@ def child_env(env: dict[str, str] | None) -> dict[str, str]:
     """The worker's environment, naming us as its parent: it checks that it still has one
     once its parent-death signal is armed (measure/lifeline.py)."""
     return {**(os.environ if env is None else env), PARENT_ENV: str(os.getpid())}
+
+
+def run_kept(args: list[str], *, env: dict[str, str] | None = None,
+             **kwargs: Any) -> subprocess.CompletedProcess:
+    """``subprocess.run`` under a keeper (measure/lifeline.py), for the builds: a SIGKILL
+    of histbench takes the command, and everything it started, with it."""
+    keeper = [sys.executable, "-S", "-E", str(LIFELINE_SCRIPT)]
+    return subprocess.run([*keeper, *args], env=child_env(env), **kwargs)
 
 
 def start(args: list[str], **popen: Any) -> subprocess.Popen:

@@ -14,13 +14,13 @@ import io
 import os
 import shlex
 import shutil
-import subprocess
 import time
 import zipfile
 from pathlib import Path
 
 from histbench.core.errors import HistbenchError
 from histbench.measure import BUILD_SCRIPT
+from histbench.run import reaper
 from histbench.run.environments import LOG_TAIL, BuildError, Environment, EnvManager, last_line
 from histbench.run.locks import bucket_lock_path, exclusive, try_exclusive
 
@@ -103,9 +103,9 @@ class CommitWheels:
     def _pep517(self, env: Environment, build_dir: Path, wheel_dir: Path) -> None:
         backend, backend_path, requires = read_build_system(build_dir)
         self.envs.ensure_packages(env, requires, what="build requirements")
-        proc = subprocess.run([env.python, str(BUILD_SCRIPT), str(build_dir), str(wheel_dir),
-                               backend, *backend_path], capture_output=True, text=True,
-                              cwd=build_dir, env=env.worker_env(None))
+        proc = reaper.run_kept([env.python, str(BUILD_SCRIPT), str(build_dir), str(wheel_dir),
+                                backend, *backend_path], capture_output=True, text=True,
+                               cwd=build_dir, env=env.worker_env(None))
         if proc.returncode != 0:
             log = (proc.stdout + proc.stderr)[-LOG_TAIL:]
             raise BuildError(f"build failed: {last_line(proc.stderr or proc.stdout)}", log)
@@ -120,8 +120,8 @@ class CommitWheels:
                 cmd = [part.format(**values) for part in shlex.split(template)]
             except (KeyError, IndexError, ValueError) as exc:
                 raise HistbenchError(f"command {template!r}: bad placeholder {exc}") from None
-            proc = subprocess.run(cmd, cwd=build_dir, capture_output=True, text=True,
-                                  env=env.worker_env(None))
+            proc = reaper.run_kept(cmd, cwd=build_dir, capture_output=True, text=True,
+                                   env=env.worker_env(None))
             if proc.returncode != 0:
                 log = (proc.stdout + proc.stderr)[-LOG_TAIL:]
                 raise BuildError(f"{cmd[0]} failed: {last_line(proc.stderr or proc.stdout)}",
