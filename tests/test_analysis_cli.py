@@ -200,3 +200,82 @@ def test_bisect_refuses_when_ends_do_not_differ():
 
     with pytest.raises(HistbenchError, match="nothing to bisect"):
         bisect(_commits(8), measure)
+
+
+def _foreign_copy(src: Path, dest: Path, sha: str, date: float) -> None:
+    """A result file of ``src``'s commit, claimed by ``sha`` at ``date``."""
+    data = json.loads(src.read_text())
+    data["commit"]["hash"], data["commit"]["date"] = sha, date
+    (src.parent / f"{sha[:12]}-{data['env_name']}.json").write_text(json.dumps(data))
+
+
+def test_results_of_commits_the_repo_does_not_have_are_left_out_and_said(measured, tmp_path):
+    """A forged or foreign result file, and one of a commit rewritten out of the history:
+    neither has a place in the history, so neither may become a point (and a step) of it."""
+    import shutil
+
+    src_repo, hashes = measured
+    repo = tmp_path / "repo"
+    shutil.copytree(src_repo, repo)
+    files = {json.loads(p.read_text())["commit"]["hash"]: p
+             for p in (repo / "results" / "m").glob("*-*.json")}
+    mid = json.loads(files[hashes[3]].read_text())["commit"]["date"]
+    # a slow result dated among the fast ones: were it placed, it would make two steps
+    _foreign_copy(files[hashes[-1]], tmp_path, "ab" * 20, mid + 1)
+    subprocess.run(["git", "reset", "-q", "--hard", "HEAD^"], cwd=repo, check=True)
+    subprocess.run(["git", "reflog", "expire", "--expire=now", "--all"], cwd=repo, check=True)
+    subprocess.run(["git", "gc", "-q", "--prune=now"], cwd=repo, check=True)
+    gone = hashes[-1]  # its result file stays; the commit is no longer in the repository
+
+    proc = histbench(repo, "regressions", "--all", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert "2 measured commit(s) not in the repository" in proc.stderr
+    assert "abababab" in proc.stderr and gone[:8] in proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["commits"] == len(hashes) - 1
+    assert all(c["first_bad"] not in ("ab" * 20, gone) for c in report["changes"])
+    assert [c["first_bad"] for c in report["changes"]] == [hashes[5]]
+
+    proc = histbench(repo, "publish")
+    assert proc.returncode == 0, proc.stderr
+    assert "2 measured commit(s) not in the repository" in proc.stderr
+    site = "".join(p.read_text() for p in (repo / "html").rglob("*.html"))
+    assert "abababab" not in site and gone[:8] not in site and hashes[5][:8] in site
+
+    proc = histbench(repo, "compare", hashes[0], "abababab")  # named: still comparable
+    assert proc.returncode == 1 and "regression" in proc.stdout, proc.stderr
+
+
+def test_results_of_another_repository_are_placed_by_date(measured, tmp_path):
+    """None of the measured commits is in the repository (results copied from another
+    project, or imported): nothing to check them against, so all are kept, by date."""
+    import shutil
+
+    src_repo, hashes = measured
+    other = tmp_path / "other"
+    make_repo(other, [ToyCommit()])
+    shutil.copytree(src_repo / "results", other / "results")
+    proc = histbench(other, "regressions", "--all", "--format", "json")
+    assert "not in the repository" not in proc.stderr
+    assert json.loads(proc.stdout)["commits"] == len(hashes)
+
+
+def test_publishes_at_once_into_one_folder_all_succeed(measured, tmp_path):
+    """Each writes its pages under names of its own and renames them into place: none
+    trips over another's temporary file, and the site they leave is whole."""
+    import shutil
+
+    repo = tmp_path / "repo"
+    shutil.copytree(measured[0], repo, ignore=shutil.ignore_patterns("html"))
+    procs = [subprocess.Popen([sys.executable, "-m", "histbench", "publish", "-j", "1"],
+                              cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(3)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    html = repo / "html"
+    assert not [p for p in html.rglob("*") if ".tmp" in p.name]
+    solo = tmp_path / "solo"
+    proc = histbench(repo, "publish", "--html-dir", str(solo))
+    assert proc.returncode == 0, proc.stderr
+    pages = sorted(str(p.relative_to(solo)) for p in solo.rglob("*.html"))
+    assert pages == sorted(str(p.relative_to(html)) for p in html.rglob("*.html"))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 from synthetic_noise import build_offsets, commit_samples
@@ -374,3 +374,31 @@ def test_one_sample_per_commit_is_not_taken_as_deterministic():
     """An imported median per commit says nothing about noise: no step from 2 commits."""
     assert detect_steps([[1.0], [1.0], [1.3], [1.3]]) == []
     assert [s.index for s in detect_steps([[1.0, 1.0], [1.0, 1.0], [1.3, 1.3]])] == [2]
+
+
+levels = st.floats(min_value=-1e12, max_value=1e12, allow_nan=False)
+
+
+@given(levels, levels, levels, st.booleans())
+def test_changes_read_steps_of_any_sign_the_right_way(before, after, final, higher):
+    """A step's direction, open or fixed, and ratio hold whatever the signs of its levels:
+    -10 to -20 is a fall (an improvement of a time-like value), not a 2x regression."""
+    from types import SimpleNamespace
+
+    from histbench.analysis.changes import changes_from_steps
+    from histbench.analysis.steps import Step
+    from histbench.store.results import CommitInfo
+
+    assume(before != after)
+    samples = [np.array([before])] * 3 + [np.array([after])] * 3 + [np.array([final])] * 3
+    series = SimpleNamespace(samples=lambda: samples, higher_is_better=higher)
+    steps = [Step(3, before, after, after / before if before else 0.0, 0.001, 2),
+             Step(6, after, final, final / after if after else 0.0, 0.001, 5)]
+    commits = [CommitInfo(hash=f"{i:040x}") for i in range(9)]
+    first = changes_from_steps(series, steps, commits)[0]
+    assert first.regression == ((after < before) if higher else (after > before))
+    if before > 0 and after >= 0:
+        assert first.ratio == pytest.approx(after / before)
+    else:
+        assert first.ratio is None
+    assert first.open == ((final - before) / (after - before) >= 0.5)

@@ -254,8 +254,9 @@ def test_samples_too_short_for_a_cpu_share_are_judged_by_the_references_alone(tm
 
 def test_the_energy_estimate_counts_the_samples_not_the_reference_loop(tmp_path):
     """CPU time never exceeds wall time in one thread, so an estimate from the samples'
-    own CPU time is at most their wall time times the watts; the reference loop timed
-    between samples (a tenth as long again) must not be in it."""
+    own CPU time is at most their wall time times the watts (plus the clock reads at a
+    sample's ends: 2% here, where the reference loop, timed between samples, would add
+    about as much again as a sample); that loop must not be in it."""
     settings = Settings(rounds=2, energy={"powercap_root": str(tmp_path / "none"),
                                           "watts_per_core": 10.0})
     [r] = measure(tmp_path, "bench_loop", "def time_loop():\n    x = 0\n"
@@ -263,4 +264,4 @@ def test_the_energy_estimate_counts_the_samples_not_the_reference_loop(tmp_path)
     energy = r.extra["energy"]
     assert energy["estimated"] is True
     for joules, measured in zip(energy["per_process"], r.measured_samples, strict=True):
-        assert 0 < joules / 10.0 <= 1.001 * sum(measured) / len(measured)
+        assert 0 < joules / 10.0 <= 1.02 * sum(measured) / len(measured)

@@ -271,3 +271,33 @@ def test_the_names_that_once_shared_a_page():
     names = ["b.track_ü", "b.track_ö", "b.track__", "b.track_ _", "b.track_/", ".hidden"]
     assert len({page_slug(n) for n in names}) == len(names)
     assert page_slug("django.bench.time_x") == "django.bench.time_x.html"  # plain: as before
+
+
+values = st.floats(min_value=-1e300, max_value=1e300, allow_nan=False)
+
+
+@given(values, values, st.booleans())
+def test_the_index_and_commit_rows_read_any_signs_the_right_way(before, now, higher):
+    """A track_ value may be negative or cross zero: no percentage or ratio is shown where
+    it would read backwards, and worse or better follows the way the value moved."""
+    from histbench.site.pages.index import _change
+
+    s = SeriesData(key=("t", ()), name="bench.track_x", params={}, kind="track", unit="unit",
+                   version="", higher_is_better=higher,
+                   status=[PointStatus.OK, PointStatus.OK], median=[before, now],
+                   ci_low=[before, now], ci_high=[before, now],
+                   reasons=[None, None])
+    text, css = _change(s, now, before)
+    positive = before > 0 and now >= 0 and now / before < float("inf")
+    assert bool(text) == positive
+    moved_worse = now < before if higher else now > before
+    if css == "worse":
+        assert moved_worse
+    elif css == "better":
+        assert not moved_worse and now != before
+    _, html, _ = _row(s, Markup("<td>x</td>"), 1, 0, None, None)
+    ratio_cell = html.split("<td>")[4].split("</td>")[0]
+    if positive:
+        assert float(ratio_cell) == pytest.approx(now / before, rel=1e-2, abs=1e-3)
+    else:
+        assert ratio_cell == ""

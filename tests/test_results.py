@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 
 from histbench.core.errors import HistbenchError
@@ -194,3 +195,17 @@ def test_a_damaged_benchmarks_file_is_one_line_and_missing_is_none(tmp_path, con
         results.load_benchmark_info(tmp_path)
     assert results.BENCHMARKS_FILE in str(info.value) and "delete it" in str(info.value)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("samples", [[[5.0, 6.0]], [[1.0], [2.0, 3.0]], [[0.5] * 20]])
+def test_a_summary_that_is_not_of_its_samples_is_made_again(tmp_path, samples):
+    """Samples edited, summary left (by hand, or a tool that rewrote one): the figures
+    shown must be the samples', never a stale summary's."""
+    data = _file_with(_set("results.0.process_samples", samples))
+    path = tmp_path / "m" / "deadbeef-env.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(data))
+    loaded = results.load(path).results[0]
+    flat = sorted(v for g in samples for v in g)
+    assert loaded.stats.n == len(flat) and loaded.stats.min == flat[0]
+    assert loaded.stats.median == pytest.approx(float(np.median(flat)))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -132,3 +133,94 @@ def test_half_made_environment_is_rebuilt(toy_repo, tmp_path):
     assert code == 0, err
     assert json.loads(marker.read_text())["installed"] == []
     check_results(repo / "results", hashes, cached=True)
+
+
+# Blocks until the test opens the gate, then reads the package the env holds *now*: what
+# another run did to this run's install meanwhile shows in the value.
+GATE_SUITE = '''
+import importlib, os, time
+import toypkg
+
+GATE = {gate!r}
+
+
+def track_gate():
+    open(GATE + ".waiting", "w").close()
+    deadline = time.time() + 300
+    while not os.path.exists(GATE) and time.time() < deadline:
+        time.sleep(0.05)
+    importlib.reload(toypkg)
+    return toypkg.WORK
+'''
+
+
+def _gated(repo: Path, tmp_path: Path, **settings) -> tuple[Path, str, str]:
+    """Configs a.json and b.json: their own results, one env_dir of their own."""
+    gate = tmp_path / "gate"
+    (repo / "benchmarks" / "bench_gate.py").write_text(GATE_SUITE.format(gate=str(gate)))
+    base = json.loads((repo / "histbench.json").read_text())
+    for name in ("a", "b"):
+        (repo / f"{name}.json").write_text(json.dumps(
+            {**base, "env_dir": str(tmp_path / "envs"), "results_dir": f"results-{name}",
+             **settings}))
+    return gate, "a.json", "b.json"
+
+
+def _wait_for(path: Path, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 300
+    while not path.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the gated benchmark never started"
+        time.sleep(0.05)
+
+
+def _value(folder: Path, sha: str, name: str) -> float:
+    [run_] = [r for r in results.load_machine_results(folder, "m") if r.commit.hash == sha]
+    [result] = [r for r in run_.results if r.name == name]
+    assert result.status == "ok", result.reason
+    return result.samples[0]
+
+
+def _start_on(repo: Path, config: str, sha: str, *args: str) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "histbench", "--config", config, "run", sha,
+           "--machine", "m", "--quick", *args]
+    return subprocess.Popen(cmd, cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def test_a_run_does_not_evict_the_install_another_run_measures_with(toy_repo, tmp_path):
+    """Run A measures commit 1 and waits; run B builds every commit with a cache of one
+    build, which would evict commit 1's build and its install under A's feet."""
+    repo, hashes = toy_repo(HISTORY)
+    gate, a, b = _gated(repo, tmp_path, wheel_cache_size=1)
+    holder = _start_on(repo, a, hashes[0], "-b", "track_gate")
+    _wait_for(Path(f"{gate}.waiting"), holder)
+    code, err = run(repo, b, "-b", "track_work")
+    assert code == 0, err
+    gate.touch()
+    code, err = finish(holder)
+    assert code == 0, err
+    assert _value(repo / "results-a", hashes[0], "bench_gate.track_gate") == HISTORY[0].work
+    for commit, sha in zip(HISTORY, hashes, strict=True):
+        assert _value(repo / "results-b", sha, "bench_toy.track_work") == commit.work
+
+
+def test_runs_that_install_into_one_env_take_turns(toy_repo, tmp_path):
+    """With an ``install_command`` each commit is installed *into* the environment: run B
+    must not put its commit there while run A still measures its own."""
+    repo, hashes = toy_repo(HISTORY)
+    gate, a, b = _gated(repo, tmp_path, install_command=[
+        "{python} -m pip install --quiet --no-deps --force-reinstall {wheel_file}"])
+    holder = _start_on(repo, a, hashes[0], "-b", "track_gate")
+    _wait_for(Path(f"{gate}.waiting"), holder)
+    other = _start_on(repo, b, hashes[1], "-b", "track_work")
+    try:  # unguarded, B installs and measures its commit well within this
+        other.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        pass
+    gate.touch()
+    for proc in (holder, other):
+        code, err = finish(proc)
+        assert code == 0, err
+    assert _value(repo / "results-a", hashes[0], "bench_gate.track_gate") == HISTORY[0].work
+    assert _value(repo / "results-b", hashes[1], "bench_toy.track_work") == HISTORY[1].work

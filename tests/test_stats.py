@@ -79,7 +79,7 @@ def test_degenerate_inputs():
     single = compare([1.0], [2.0])
     assert single.p_value == 1.0 and not single.significant
     negative = compare([-1.0, -1.1, -0.9], [-2.0, -2.1, -1.9])
-    assert negative.ratio == pytest.approx(2.0) and negative.significant
+    assert negative.ratio is None and negative.direction == -1 and negative.significant
     with pytest.raises(ValueError):
         compare([], [1.0])
     with pytest.raises(ValueError):
@@ -150,3 +150,30 @@ def test_dropping_disturbed_processes_keeps_false_alarms_near_alpha():
                          * (1 + rng.normal(0, 0.002, 5))) for _ in range(6)]
         hits += compare(side(), side()).significant
     assert hits / 400 <= 0.10
+
+
+signed = st.floats(min_value=-1e300, max_value=1e300, allow_nan=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(signed, min_size=1, max_size=12), st.lists(signed, min_size=1, max_size=12),
+       st.booleans())
+def test_any_finite_values_give_a_true_ratio_or_none_and_the_right_way(a, b, higher):
+    """Values of either sign, up to 1e300 (a track may hold anything finite): the ratio
+    is never negative, never inf, never a figure of a scale that has none; the verdict
+    follows the direction the median moved in, whatever the signs."""
+    from histbench.analysis.run_diff import Verdict, verdict
+
+    c = compare(a, b)
+    med_a, med_b = float(np.median(a)), float(np.median(b))
+    assert c.direction == (med_b > med_a) - (med_b < med_a)
+    if med_a > 0 and med_b >= 0 and math.isfinite(med_b / med_a):
+        assert c.ratio == pytest.approx(med_b / med_a) and c.ratio >= 0
+        assert math.isfinite(c.ci_low) and math.isfinite(c.ci_high)
+    else:
+        assert c.ratio is None and c.ci_low is None and c.ci_high is None
+    found = verdict(c, higher, 1.0)
+    if found == Verdict.REGRESSION:
+        assert (med_b < med_a) if higher else (med_b > med_a)
+    elif found == Verdict.IMPROVEMENT:
+        assert (med_b > med_a) if higher else (med_b < med_a)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from histbench.analysis.two_sample import Comparison, compare
 from histbench.core.errors import HistbenchError
+from histbench.core.formatting import format_ratio
 from histbench.store.results import BenchmarkResult, CommitInfo
 from histbench.store.statuses import Status
 
@@ -112,7 +113,7 @@ def bisect(commits: list[CommitInfo], measure: Measure, *, alpha: float = 0.05,
     if not ends.significant:
         raise HistbenchError(
             f"no significant change between {commits[good].short} and {commits[bad].short} "
-            f"(ratio {ends.ratio:.3f}, p = {ends.p_value:.3g}): nothing to bisect")
+            f"(ratio {format_ratio(ends.ratio)}, p = {ends.p_value:.3g}): nothing to bisect")
     probes = []
     while bad - good > 1:
         mid = (good + bad) // 2
@@ -147,5 +148,5 @@ def _classify(good: CommitInfo, c: CommitInfo, bad: CommitInfo, evidence: _Evide
     return Probe(c, vs_good, vs_bad, side, max_extra + 1)
 
 
-def _distance(ratio: float) -> float:
-    return abs(math.log(ratio)) if ratio > 0 else math.inf
+def _distance(ratio: float | None) -> float:
+    return abs(math.log(ratio)) if ratio is not None and ratio > 0 else math.inf

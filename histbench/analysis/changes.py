@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from histbench.analysis.run_diff import Verdict
-from histbench.analysis.series import History, Series, worse_factor
+from histbench.analysis.series import History, Series, worse_direction
 from histbench.analysis.steps import Step, detect_steps
+from histbench.core.formatting import ratio_of
 from histbench.store.results import CommitInfo
 
 
@@ -24,7 +25,7 @@ class Change:
     first_bad: CommitInfo
     before: float
     after: float
-    ratio: float
+    ratio: float | None  # None where the levels are not both positive (formatting.ratio_of)
     p_value: float
     regression: bool
     open: bool  # the series has not come back since
@@ -61,14 +62,15 @@ def changes_from_steps(series: Series, steps: list[Step],
     for k, step in enumerate(steps):
         with_data = [i for i in range(step.index) if len(samples[i])]
         last_good = commits[with_data[-1]] if with_data else None
-        worse = worse_factor(step.ratio, series.higher_is_better)
+        moved = step.after - step.before
+        worse = worse_direction(moved, series.higher_is_better) > 0
         later_levels = [s.after for s in steps[k + 1:]]
         final = later_levels[-1] if later_levels else step.after
-        still = worse_factor(final / step.before, series.higher_is_better) if step.before else 1
-        half_way = 1 + (worse - 1) / 2
-        is_open = still >= half_way if worse > 1 else still <= half_way
+        # open while the series is still at least half-way from its old level to the new
+        is_open = moved != 0 and (final - step.before) / moved >= 0.5
         changes.append(Change(series, last_good, commits[step.index], step.before,
-                              step.after, step.ratio, step.p_value, worse > 1, is_open))
+                              step.after, ratio_of(step.before, step.after), step.p_value,
+                              worse, is_open))
     return changes
 
 

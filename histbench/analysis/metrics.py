@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from histbench.analysis.two_sample import compare
+from histbench.core.errors import HistbenchError
 from histbench.store.machine import MachineRecord
 from histbench.store.results import BenchmarkResult, RunResults
 
@@ -88,8 +89,10 @@ def _check_times(data: Sequence, what: str) -> None:
         raise ValueError(f"{what}: times must be positive finite numbers of seconds")
 
 
-def _inverse(x: float) -> float:
+def _inverse(x: float | None) -> float:
     # Clipped like stats.compare's figures: results are stored as strict JSON, no inf.
+    if x is None:
+        raise HistbenchError("a speedup needs positive times on both sides")
     return min(1.0 / x, _FLOAT_MAX) if x > 0 else _FLOAT_MAX
 
 

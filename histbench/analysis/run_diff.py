@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from histbench.analysis.series import worse_factor
+from histbench.analysis.series import worse_direction, worse_factor
 from histbench.analysis.two_sample import Comparison, compare
 from histbench.store.results import BenchmarkResult, RunResults, label_of
 from histbench.store.statuses import Status, TextEnum
@@ -72,6 +72,9 @@ def _median(r: BenchmarkResult | None) -> float | None:
 def verdict(c: Comparison, higher_is_better: bool, factor: float) -> Verdict:
     if not c.significant:
         return Verdict.NOT_SIGNIFICANT
+    if c.ratio is None:  # values of either sign: no factor to hold against the threshold
+        way = worse_direction(c.direction, higher_is_better)
+        return {1: Verdict.REGRESSION, -1: Verdict.IMPROVEMENT}.get(way, Verdict.NO_CHANGE)
     worse = worse_factor(c.ratio, higher_is_better)
     if worse >= factor:
         return Verdict.REGRESSION

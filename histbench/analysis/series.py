@@ -9,6 +9,7 @@ the benchmark are not part of the series (they measured different code).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,6 +83,7 @@ class History:
     commits: list[CommitInfo]
     runs: dict[str, RunResults]
     series: dict[Key, Series]
+    left_out: list[CommitInfo] = field(default_factory=list)  # not in the repository
 
     def index_of(self, sha: str) -> int:
         for i, c in enumerate(self.commits):
@@ -113,9 +115,11 @@ def pick_machine(results_dir: Path, wanted: str | None) -> str:
 
 
 def load_history(results_dir: Path, machine: str, *, env_name: str | None = None,
-                 order: list[str] | None = None) -> History:
+                 order: list[str] | None = None,
+                 known: Collection[str] | None = None) -> History:
     """``order``: full hashes in history order (first-parent, oldest first); commits with
-    results that are not in it are placed by date."""
+    results that are not in it are placed by date. ``known``: every commit the repository
+    has, when there is one (see ``order_commits``)."""
     runs = results.load_machine_results(results_dir, machine)
     if not runs:
         raise HistbenchError(f"{results_dir}/{machine}: no result files")
@@ -125,17 +129,29 @@ def load_history(results_dir: Path, machine: str, *, env_name: str | None = None
         raise HistbenchError(f"no results for environment {env!r} on {machine} "
                              f"(have: {', '.join(sorted(envs))})")
     by_hash = {r.commit.hash: r for r in runs if r.env_name == env and r.commit}
-    commits = order_commits([r.commit for r in by_hash.values()], order)
-    return History(machine, env, commits, by_hash, build_series(commits, by_hash))
+    measured = [r.commit for r in by_hash.values()]
+    commits = order_commits(measured, order, known)
+    placed = {c.hash for c in commits}
+    left_out = [c for c in measured if c.hash not in placed]
+    return History(machine, env, commits, by_hash, build_series(commits, by_hash), left_out)
 
 
-def order_commits(commits: list[CommitInfo], order: list[str] | None) -> list[CommitInfo]:
+def order_commits(commits: list[CommitInfo], order: list[str] | None,
+                  known: Collection[str] | None = None) -> list[CommitInfo]:
+    """The measured commits in history order; those off the branches are placed by date.
+
+    A commit the repository does not have (a forged or foreign result file, history
+    rewritten since) has no place in it: it is left out, when ``known`` says so and some
+    commit is in ``order`` (none is when the results belong to another repository: then
+    every commit goes by date)."""
     rank = {h: i for i, h in enumerate(order or [])}
-    known = sorted((c for c in commits if c.hash in rank), key=lambda c: rank[c.hash])
+    on_branch = sorted((c for c in commits if c.hash in rank), key=lambda c: rank[c.hash])
     others = sorted((c for c in commits if c.hash not in rank), key=lambda c: c.date)
-    if not known:
+    if not on_branch:
         return others
-    merged = list(known)
+    if known is not None:
+        others = [c for c in others if c.hash in known]
+    merged = list(on_branch)
     for c in others:  # by date, between the ordered commits
         pos = next((i for i, k in enumerate(merged) if k.date > c.date), len(merged))
         merged.insert(pos, c)
@@ -184,3 +200,10 @@ def worse_factor(ratio: float, higher_is_better: bool) -> float:
     if higher_is_better:
         return 1 / ratio if ratio > 0 else float("inf")
     return ratio
+
+
+def worse_direction(direction: float, higher_is_better: bool) -> int:
+    """1 if a move of that sign is for the worse, -1 if for the better, 0 for none: what is
+    left to judge by where values of either sign leave no ratio."""
+    sign = (direction > 0) - (direction < 0)
+    return -sign if higher_is_better else sign

@@ -24,17 +24,21 @@ from typing import Any
 import numpy as np
 from scipy import stats as sps
 
+from histbench.core.formatting import ratio_of
+
 METHODS = ("welch", "mannwhitney")
 PROCESS_EFFECT_P = 0.05
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """B against A. ``ratio`` > 1 means B's values are larger (slower, for times)."""
+    """B against A. ``ratio`` > 1 means B's values are larger (slower, for times); it is
+    None where values are not all positive (``formatting.ratio_of``), and then
+    ``direction`` alone says which way B moved."""
 
-    ratio: float
-    ci_low: float
-    ci_high: float
+    ratio: float | None
+    ci_low: float | None
+    ci_high: float | None
     p_value: float
     effect_size: float | None  # Hedges' g on the analysed scale; None when undefined
     significant: bool
@@ -43,6 +47,7 @@ class Comparison:
     n_a: int
     n_b: int
     alpha: float
+    direction: int = 0  # the sign of B's median minus A's
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -126,6 +131,11 @@ def compare(a: Sequence, b: Sequence, *, alpha: float = 0.05,
         raise ValueError(f"method must be one of {METHODS}")
     if not 0 < alpha < 1:
         raise ValueError("alpha must be between 0 and 1")
+    with np.errstate(all="ignore"):  # huge values overflow the spread: handled, not said
+        return _compare(a, b, alpha, method)
+
+
+def _compare(a: Sequence, b: Sequence, alpha: float, method: str) -> Comparison:
     log = _all_positive(a, b)
     ga, gb = _log_groups(a, log), _log_groups(b, log)
     # Both sides at the same level: if either side's processes disagree, neither side's
@@ -133,15 +143,19 @@ def compare(a: Sequence, b: Sequence, *, alpha: float = 0.05,
     level = "processes" if processes_differ(ga) or processes_differ(gb) else "samples"
     xa, xb = _values_at(ga, level), _values_at(gb, level)
     med_a, med_b = _median(a), _median(b)
-    ratio = med_b / med_a if med_a != 0 else (1.0 if med_b == 0 else math.inf)
+    ratio = ratio_of(med_a, med_b)
     diff, se, dof = _welch_parts(xa, xb)
     p = _p_value(xa, xb, diff, se, dof, method)
-    centre = math.log(ratio) if log and math.isfinite(ratio) and ratio > 0 else None
-    ci_low, ci_high = _ratio_interval(centre, ratio, se, dof, alpha, log, med_a)
+    ci_low = ci_high = None
+    if ratio is not None:
+        centre = math.log(ratio) if log and ratio > 0 else None
+        ci_low, ci_high = (_finite(x) for x in _ratio_interval(centre, ratio, se, dof, alpha,
+                                                               log, med_a))
     effect = _hedges_g(xa, xb)
-    return Comparison(ratio=_finite(ratio), ci_low=_finite(ci_low), ci_high=_finite(ci_high),
+    return Comparison(ratio=ratio, ci_low=ci_low, ci_high=ci_high,
                       p_value=p, effect_size=effect, significant=p < alpha, method=method,
-                      level=level, n_a=int(xa.size), n_b=int(xb.size), alpha=alpha)
+                      level=level, n_a=int(xa.size), n_b=int(xb.size), alpha=alpha,
+                      direction=(med_b > med_a) - (med_b < med_a))
 
 
 def _welch_parts(xa: np.ndarray, xb: np.ndarray) -> tuple[float, float, float]:
@@ -174,8 +188,10 @@ def _p_value(xa, xb, diff, se, dof, method) -> float:
 def _ratio_interval(centre, ratio, se, dof, alpha, log, med_a) -> tuple[float, float]:
     """Centred on the ratio of medians (what is reported), spread from the log-scale SE."""
     half = float(sps.t.ppf(1 - alpha / 2, dof)) * se if se > 0 else 0.0
+    if not math.isfinite(half):  # values so far apart that their spread overflows
+        return (0.0 if log else -_FLOAT_MAX), _FLOAT_MAX
     if log and centre is not None:
-        return math.exp(centre - half), math.exp(centre + half)
+        return math.exp(min(centre - half, _MAX_EXP)), math.exp(min(centre + half, _MAX_EXP))
     if med_a == 0:
         return ratio, ratio
     return ratio - half / abs(med_a), ratio + half / abs(med_a)
@@ -191,11 +207,16 @@ def _hedges_g(xa: np.ndarray, xb: np.ndarray) -> float | None:
         return None
     d = (xb.mean() - xa.mean()) / math.sqrt(pooled)
     correction = 1 - 3 / (4 * (na + nb) - 9) if na + nb > 2 else 1.0
-    return float(d * correction)
+    g = float(d * correction)
+    return g if math.isfinite(g) else None
+
+
+_FLOAT_MAX = 1.7976931348623157e308
+_MAX_EXP = math.log(_FLOAT_MAX)
 
 
 def _finite(x: float) -> float:
-    return float(np.clip(x, -1.7976931348623157e308, 1.7976931348623157e308))
+    return float(np.clip(x, -_FLOAT_MAX, _FLOAT_MAX))
 
 
 def minimum_detectable_effect(data: Sequence, *, alpha: float = 0.05,

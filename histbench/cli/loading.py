@@ -8,6 +8,7 @@ inside each function, keeping ``histbench --help`` and ``histbench run`` quick t
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,7 +17,7 @@ from histbench.core.errors import HistbenchError
 
 if TYPE_CHECKING:
     from histbench.analysis.series import History
-    from histbench.store.results import RunResults
+    from histbench.store.results import CommitInfo, RunResults
 
 
 def config_for(args: argparse.Namespace, required: bool) -> Config:
@@ -34,13 +35,27 @@ def config_for(args: argparse.Namespace, required: bool) -> Config:
 
 def history_order(config: Config) -> list[str] | None:
     """First-parent order of the configured branches, or None without a usable repo."""
-    from histbench.run.git import Repo, branch_commits
+    return repo_view(config)[0]
+
+
+def repo_view(config: Config) -> tuple[list[str] | None, frozenset[str] | None]:
+    """The history order, and every commit the repository has; (None, None) without one."""
+    from histbench.run.git import Repo, all_commits, branch_commits
 
     try:
         repo = Repo(config.repo_path)
     except HistbenchError:
-        return None
-    return branch_commits(repo, config.branches, missing_ok=True) or None
+        return None, None
+    return branch_commits(repo, config.branches, missing_ok=True) or None, all_commits(repo)
+
+
+def warn_left_out(left_out: list[CommitInfo]) -> None:
+    """Results whose commit the repository does not have: said, since they are not shown."""
+    if left_out:
+        shorts = ", ".join(c.short for c in left_out[:5]) + (", ..." if len(left_out) > 5
+                                                             else "")
+        print(f"warning: {len(left_out)} measured commit(s) not in the repository ({shorts}):"
+              " left out of the history", file=sys.stderr)
 
 
 def load_history(config: Config, args: argparse.Namespace) -> History:
@@ -49,8 +64,11 @@ def load_history(config: Config, args: argparse.Namespace) -> History:
     from histbench.analysis import series
 
     machine = series.pick_machine(config.results_dir, getattr(args, "machine", None))
-    return series.load_history(config.results_dir, machine, env_name=getattr(args, "env", None),
-                order=history_order(config))
+    order, known = repo_view(config)
+    history = series.load_history(config.results_dir, machine,
+                                  env_name=getattr(args, "env", None), order=order, known=known)
+    warn_left_out(history.left_out)
+    return history
 
 
 def resolve_run(config: Config, history: History, spec: str) -> RunResults:

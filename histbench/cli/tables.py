@@ -14,7 +14,7 @@ from typing import Any
 from histbench.analysis.bisect_hints import bisect_hint, span_of
 from histbench.analysis.changes import Change
 from histbench.analysis.run_diff import Row, Verdict
-from histbench.core.formatting import format_value, render_table
+from histbench.core.formatting import format_ratio, format_value, render_table
 from histbench.store.statuses import Status
 
 ICONS = {Verdict.REGRESSION: "🔴", Verdict.IMPROVEMENT: "🟢", Verdict.FAILED: "⚠️",
@@ -26,7 +26,9 @@ def _ratio(row: Row) -> tuple[str, str, str]:
     c = row.comparison
     if c is None:
         return "", "", ""
-    return f"{c.ratio:.3f}", f"[{c.ci_low:.3f}, {c.ci_high:.3f}]", f"{c.p_value:.2g}"
+    interval = (f"[{format_ratio(c.ci_low)}, {format_ratio(c.ci_high)}]"
+                if c.ratio is not None else "")
+    return format_ratio(c.ratio), interval, f"{c.p_value:.2g}"
 
 
 def _median_text(row: Row, side: str) -> str:
@@ -128,7 +130,7 @@ def change_rows(listed: list[ListedChange]) -> list[list[str]]:
             f"{c.last_good.short if c.last_good else '(start)'}..{c.first_bad.short}",
             str(item.span) if item.span is not None else "?",
             f"{format_value(c.before, unit)} -> {format_value(c.after, unit)}",
-            f"{c.ratio:.3f}", f"{c.p_value:.2g}", "open" if c.open else "fixed",
+            format_ratio(c.ratio), f"{c.p_value:.2g}", "open" if c.open else "fixed",
             time.strftime("%Y-%m-%d", time.gmtime(c.first_bad.date)),
             c.first_bad.subject[:60],
         ])

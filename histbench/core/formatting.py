@@ -20,6 +20,25 @@ def format_value(value: float, unit: str) -> str:
     return text if unit in ("unit", "") else f"{text} {unit}"
 
 
+def ratio_of(before: float, after: float) -> float | None:
+    """after / before where that means "so many times": on a positive scale. Across zero,
+    or below it, a ratio reads backwards (-20 / -10 = 2 is a fall), so there is none;
+    a ratio too large for a float is none either, rather than a 300-digit figure."""
+    if not before > 0 or not after >= 0:
+        return None
+    ratio = after / before
+    return ratio if math.isfinite(ratio) else None
+
+
+def format_ratio(ratio: float | None, digits: int = 3) -> str:
+    """Fixed decimals in the range ratios live in, powers of ten outside it."""
+    if ratio is None or not math.isfinite(ratio):
+        return "n/a"
+    if ratio == 0 or 1e-3 <= abs(ratio) < 1e4:
+        return f"{ratio:.{digits}f}"
+    return f"{ratio:.{digits}g}"
+
+
 def _scaled(value: float, steps: tuple[tuple[float, str], ...]) -> str:
     scale, name = _step_for(abs(value), steps)
     return f"{value / scale:.4g} {name}"

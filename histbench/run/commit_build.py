@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from histbench.run.environments import (
     unpacked_distributions,
 )
 from histbench.run.git import BuildCheckout
-from histbench.run.locks import exclusive, lock_dir
+from histbench.run.locks import exclusive, lock_dir, shared
 from histbench.run.wheels import CommitWheels
 from histbench.run.worker_process import ProcessEnv
 from histbench.store.results import CommitInfo
@@ -50,6 +51,9 @@ class CommitBuilder:
         self.clone_path = config.env_dir / "build" / repo_key
         self.clone_lock = lock_dir(config.env_dir) / f"build-{repo_key}.lock"
         self._checkout: BuildCheckout | None = None
+        self._in_use = ExitStack()  # shared holds on every install this run measures with
+        self._in_use_paths: set[Path] = set()  # one descriptor a lock file, however many
+        self._env_hold = ExitStack()  # with install_command: the env, while one commit's in it
         self.packages: dict[str, dict[str, str]] = {}  # commit -> distribution -> version
         self._env_packages: dict[str, str] | None = None
 
@@ -57,15 +61,33 @@ class CommitBuilder:
         """Build (or take from the cache) and install one commit. Under the commit's lock,
         so runs sharing ``env_dir`` build it once and never half-read each other's work."""
         start = time.monotonic()
+        self._env_hold.close()
+        if self.config.install_command:
+            # installed *into* the env: another run sharing it must not install its own
+            # commit there until this one is measured (the next prepare, or close)
+            self._env_hold.enter_context(exclusive(self.wheels.envs.lock_path(self.env)))
         try:
             with self.wheels.commit_lock(self.env, info.hash):
                 install_dir, cached = self._prepare(info.hash)
+                self._hold_in_use(info.hash)
         except BuildError as exc:
             return Prepared(info, None, BuildRecord(
                 BuildStatus.FAILED, reason=str(exc), log_tail=exc.log,
                 duration=time.monotonic() - start))
         return Prepared(info, install_dir, BuildRecord(
             BuildStatus.OK, cached=cached, duration=time.monotonic() - start))
+
+    def _hold_in_use(self, sha: str) -> None:
+        path = self.wheels.in_use_path(self.env, sha)
+        if path not in self._in_use_paths:
+            self._in_use.enter_context(shared(path))
+            self._in_use_paths.add(path)
+
+    def close(self) -> None:
+        """The run is over with this environment: its installs may be evicted again."""
+        self._env_hold.close()
+        self._in_use.close()
+        self._in_use_paths.clear()
 
     def _prepare(self, sha: str) -> tuple[Path | None, bool]:
         wheel = self.wheels.cached_wheel(self.env, sha)

@@ -102,6 +102,14 @@ def _remote_names(repo: Repo) -> set[str]:
     return {r.name for r in repo.repo.refs if r.path.startswith("refs/remotes/")}
 
 
+def all_commits(repo: Repo) -> frozenset[str]:
+    """Every commit reachable from a ref: what a result's commit must be to have a place."""
+    try:
+        return frozenset(repo.repo.git.rev_list("--all").split())
+    except git.GitCommandError:
+        return frozenset()
+
+
 def branch_commits(repo: Repo, branches: list[str], *, missing_ok: bool = False) -> list[str]:
     """First-parent history of the branches, oldest first, each commit once."""
     shas: list[str] = []

@@ -104,7 +104,12 @@ class Runner:
             return report
         with results_lock(self.config.results_dir):
             plans = [(env, *self.plan(env, record.name)) for env in envs]
+            missing = machine.missing_record(self.config.results_dir, record.name)
             machine.save(record, self.config.results_dir)
+            if missing:  # a damaged record stopped save(); a missing one is made anew
+                Progress(1, self.stream, live=False).message(
+                    f"warning: {missing}: recorded this machine anew; the results already "
+                    "there may have been measured on another")
             for warning in record.noise_warnings():
                 Progress(1, self.stream, live=False).message(f"warning: {warning}")
             for env, commits, skipped in plans:
@@ -126,5 +131,6 @@ class Runner:
         try:
             self.schedule.run(ctx, commits)
         finally:
+            builder.close()
             progress.close()
             calibration.save()

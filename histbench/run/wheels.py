@@ -22,7 +22,12 @@ from histbench.core.errors import HistbenchError
 from histbench.measure import BUILD_SCRIPT
 from histbench.run import reaper
 from histbench.run.environments import LOG_TAIL, BuildError, Environment, EnvManager, last_line
-from histbench.run.locks import bucket_lock_path, exclusive, try_exclusive
+from histbench.run.locks import (
+    bucket_lock_path,
+    exclusive,
+    in_use_lock_path,
+    try_exclusive,
+)
 
 try:
     import tomllib
@@ -54,6 +59,10 @@ class CommitWheels:
         """Held while a commit is looked up, built and unpacked: runs sharing the cache
         build a commit once, and never read a build another run is replacing."""
         return exclusive(self._lock_path(env, sha))
+
+    def in_use_path(self, env: Environment, sha: str) -> Path:
+        """Held shared while measuring with the commit's install: no run evicts it."""
+        return in_use_lock_path(self.env_dir, f"py{env.version}/{sha}")
 
     def _lock_path(self, env: Environment, sha: str) -> Path:
         return bucket_lock_path(self.env_dir, f"py{env.version}/{sha}")
@@ -129,7 +138,8 @@ class CommitWheels:
 
     def _evict(self, env: Environment, keep: str) -> None:
         """Keep the ``cache_size`` most recently used builds (and their unpacked installs);
-        a build whose commit lock another run holds (being built or unpacked) is skipped."""
+        a build whose commit lock another run holds (being built or unpacked), or that a
+        run is measuring with (``in_use``, this one included), is skipped."""
         root = self.env_dir / "wheels"
         builds = sorted((d for d in root.glob("py*/*") if d.is_dir()
                          and not d.name.endswith(".tmp")), key=lambda d: d.stat().st_mtime)
@@ -137,8 +147,9 @@ class CommitWheels:
             if old.name == keep and old.parent.name == f"py{env.version}":
                 continue
             key = f"{old.parent.name}/{old.name}"
-            with try_exclusive(bucket_lock_path(self.env_dir, key)) as taken:
-                if taken:
+            with try_exclusive(bucket_lock_path(self.env_dir, key)) as building, \
+                    try_exclusive(in_use_lock_path(self.env_dir, key)) as unused:
+                if building and unused:
                     shutil.rmtree(old, ignore_errors=True)
                     shutil.rmtree(self.env_dir / "installs" / key, ignore_errors=True)
 

@@ -20,7 +20,7 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from histbench.analysis.series import PointStatus
-from histbench.core.formatting import format_value
+from histbench.core.formatting import format_ratio, format_value, ratio_of
 from histbench.site.model import SeriesData, SiteData
 from histbench.store.results import params_text
 
@@ -105,7 +105,7 @@ def _row(s: SeriesData, head: Markup, i: int, prev: int | None, change,
     (``before_text`` is the previous one's when the caller has it)."""
     now = s.median[i]
     before = s.median[prev] if prev is not None else None
-    ratio = now / before if now is not None and before else None
+    ratio = ratio_of(before, now) if now is not None and before is not None else None
     if change is not None:
         verdict = change.verdict
         note = f"{verdict} detected here (p = {change.p_value:.2g})"
@@ -118,7 +118,8 @@ def _row(s: SeriesData, head: Markup, i: int, prev: int | None, change,
     if before_text is None:
         before_text = _value_html(before, s.unit) if before is not None else ""
     now_text = _value_html(now, s.unit) if now is not None else s.status[i].value
-    html = ROW.format(css, head, before_text, now_text, f"{ratio:.3f}" if ratio else "", note)
+    ratio_text = format_ratio(ratio) if ratio is not None else ""
+    html = ROW.format(css, head, before_text, now_text, ratio_text, note)
     return (order, -abs(math.log(ratio)) if ratio and ratio > 0 else 0), html, now_text
 
 

@@ -13,7 +13,7 @@ import itertools
 import math
 import os
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,6 +90,7 @@ class SiteData:
     # (commit x series, in ``series`` order): status codes (STATUS_CODES) and medians, and
     # each point's previous measured median; NaN where there is none. For fingerprints.
     grid: dict[str, np.ndarray] = field(default_factory=dict)
+    left_out: list[CommitInfo] = field(default_factory=list)  # not in the repository
 
     def row_fingerprint(self, i: int) -> bytes:
         """What every series shows at commit ``i`` on a commit page, as bytes (cheap to
@@ -295,7 +296,8 @@ class StepCache:
 
 
 def load_site_data(results_dir: Path, machine: str, cache: ResultCache, *,
-                   order: list[str] | None = None, jobs: int = 1,
+                   order: list[str] | None = None, known: Collection[str] | None = None,
+                   jobs: int = 1,
                    meanwhile: Callable[[], object] | None = None) -> list[SiteData]:
     """One SiteData per environment measured on ``machine``, its steps not yet detected
     (``set_steps``)."""
@@ -304,7 +306,7 @@ def load_site_data(results_dir: Path, machine: str, cache: ResultCache, *,
                                     meanwhile):
         if condensed.commit is not None:
             by_env.setdefault(condensed.env, []).append(condensed)
-    return [_build(machine, env, runs, order) for env, runs in sorted(by_env.items())]
+    return [_build(machine, env, runs, order, known) for env, runs in sorted(by_env.items())]
 
 
 STATUS_CODES = tuple(PointStatus)  # a point's status as a number: its index here
@@ -317,9 +319,11 @@ def set_steps(series: SeriesData, steps: list[Step], commits: list[CommitInfo]) 
 
 
 def _build(machine: str, env: str, runs: list[Condensed],
-           order: list[str] | None) -> SiteData:
-    by_hash = {r.commit.hash: r for r in runs}
-    commits = order_commits([r.commit for r in runs], order)
+           order: list[str] | None, known: Collection[str] | None) -> SiteData:
+    commits = order_commits([r.commit for r in runs], order, known)
+    placed = {c.hash for c in commits}
+    left_out = [r.commit for r in runs if r.commit.hash not in placed]
+    by_hash = {r.commit.hash: r for r in runs if r.commit.hash in placed}
     ordered = [by_hash[c.hash] for c in commits]
     latest: dict[tuple, tuple] = {}  # a series' description: from its newest ok result
     for run in ordered:
@@ -331,7 +335,7 @@ def _build(machine: str, env: str, runs: list[Condensed],
               for key, meta in latest.items()}
     grid = _fill(list(series.values()), ordered)
     builds = {h: r.build for h, r in by_hash.items()}
-    return SiteData(machine, env, commits, builds, series, grid)
+    return SiteData(machine, env, commits, builds, series, grid, left_out)
 
 
 def _fill(series: list[SeriesData], runs: list[Condensed]) -> dict[str, np.ndarray]:

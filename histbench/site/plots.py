@@ -39,7 +39,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.transforms import blended_transform_factory  # noqa: E402
 
 from histbench.analysis.series import PointStatus  # noqa: E402
-from histbench.core.formatting import unit_scale  # noqa: E402
+from histbench.core.formatting import format_ratio, ratio_of, unit_scale  # noqa: E402
 from histbench.site.model import SeriesData  # noqa: E402
 from histbench.store.results import CommitInfo, params_text  # noqa: E402
 
@@ -273,7 +273,8 @@ def _mark_steps(ax: Axes, s: SeriesData, xs: np.ndarray, color: str, k: int) -> 
     span = (xs[-1] - xs[0]) or 1.0
     for step, x in zip(s.steps, step_xs, strict=True):
         if x - labelled > 0.06 * span:  # labels closer than that would overprint
-            ax.annotate(f"{step.ratio:.2f}x", (x, 1), xycoords=("data", "axes fraction"),
+            label = f"{format_ratio(ratio_of(step.before, step.after), 2)}x"
+            ax.annotate(label, (x, 1), xycoords=("data", "axes fraction"),
                         xytext=(2, -10 - 10 * (k % 3)), textcoords="offset points",
                         fontsize=8, color=color)
             labelled = x

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import importlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,6 +51,7 @@ class PublishReport:
     written: list[str] = field(default_factory=list)
     skipped: int = 0
     seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
 
 
 class Publisher:
@@ -64,9 +65,11 @@ class Publisher:
         self.alpha = alpha
         self.jobs = jobs if jobs is not None else available_cpus()
 
-    def publish(self, order: list[str] | None = None) -> PublishReport:
+    def publish(self, order: list[str] | None = None,
+                known: Collection[str] | None = None) -> PublishReport:
         """``order``: the first-parent history, oldest first (commits' positions in it
-        place bisect hints)."""
+        place bisect hints); ``known``: every commit of the repository (results of any
+        other are left out, and said)."""
         start = time.perf_counter()
         _check_commit_url(self.config)
         results_dir = self.config.results_dir
@@ -80,17 +83,19 @@ class Publisher:
                                  digest)
         cache = ResultCache(self.html_dir / CACHE_DIR / "results.pickle")
         steps = StepCache(self.html_dir / CACHE_DIR / "steps.pickle")
-        sites = self._load_sites(names, cache, order)
+        sites = self._load_sites(names, cache, order, known)
         settings = BenchmarkSettings(self.config, self.alpha,
                                      {h: i for i, h in enumerate(order or [])},
                                      load_benchmark_info(results_dir))
         copy_static_files(writer)
         axes = AxisLayerCache(self.html_dir / CACHE_DIR / "axes.pickle", digest)
 
+        warnings = [_left_out_warning(site) for site in sites if site.left_out]
+
         def summaries_and_caches() -> None:
             for site in sites:
                 self._summaries(writer, site, sites)
-            write_machines_page(writer, results_dir, sites)
+            warnings.extend(write_machines_page(writer, results_dir, sites))
             cache.save()
 
         axes.add(self._task_pages(writer, BenchmarkPages(sites, settings, steps, axes.entries),
@@ -98,15 +103,17 @@ class Publisher:
         steps.save()
         axes.save()
         pages = writer.finish()
-        return PublishReport(pages.written, pages.skipped, time.perf_counter() - start)
+        return PublishReport(pages.written, pages.skipped, time.perf_counter() - start,
+                             warnings)
 
     def _load_sites(self, machine_names: list[str], cache: ResultCache,
-                    order: list[str] | None) -> list[SiteData]:
+                    order: list[str] | None, known: Collection[str] | None) -> list[SiteData]:
         """A site per machine and environment, their steps not yet detected (that happens
         page by page, in the workers)."""
         sites: list[SiteData] = []
         for name in machine_names:
             sites += load_site_data(self.config.results_dir, name, cache, order=order,
+                                    known=known,
                                     jobs=self.jobs, meanwhile=_import_drawing)
         cache.prune({str(p) for p in cache.entries if Path(p).exists()})
         return sites
@@ -130,6 +137,12 @@ class Publisher:
         context = summary_context(site, sites)
         write_index_pages(writer, site, context, top=site is sites[0])
         write_regressions(writer, site, context)
+
+
+def _left_out_warning(site: SiteData) -> str:
+    shorts = ", ".join(c.short for c in site.left_out[:5])
+    return (f"{site.machine} ({site.env}): {len(site.left_out)} measured commit(s) not in the "
+            f"repository ({shorts}{', ...' if len(site.left_out) > 5 else ''}): not shown")
 
 
 def _absorb(outcomes: list[TaskOutcome], writer: PageWriter,

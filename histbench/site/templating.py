@@ -11,6 +11,7 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from histbench import __version__
+from histbench.core.formatting import format_ratio
 
 _SITE = Path(__file__).parent
 TEMPLATES = _SITE / "templates"
@@ -37,6 +38,7 @@ def environment() -> Environment:
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["date"] = date
     env.filters["isodate"] = isodate
+    env.filters["ratio"] = format_ratio
     return env
 
 

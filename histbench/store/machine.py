@@ -370,6 +370,23 @@ def load(path: Path) -> MachineRecord:
         raise HistbenchError(f"{path}: {exc}") from None
 
 
+def missing_record(results_dir: Path, name: str) -> str | None:
+    """Why a machine with results has no usable record, or None: its results would then be
+    shown, or added to, with nothing to say what they were measured on."""
+    from histbench.store.results import iter_result_files
+
+    path = machine_path(results_dir, name)
+    if path.is_file():
+        try:
+            load(path)
+        except HistbenchError as exc:
+            return str(exc)
+        return None
+    if iter_result_files(results_dir, name):
+        return f"{path}: missing, though {path.parent} holds results"
+    return None
+
+
 def list_machines(results_dir: Path) -> list[MachineRecord]:
     """Every machine with a results folder; a corrupt record fails loudly rather than hiding."""
     results_dir = Path(results_dir)

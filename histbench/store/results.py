@@ -138,13 +138,28 @@ class BenchmarkResult:
         result.disturbance = Disturbance(**disturbance) if disturbance else None
         if stats:
             result.stats = Summary.from_dict(stats)
-        elif result.status == Status.OK and any(result.process_samples):
-            result.with_stats()  # a summary lost (``stats: null``): the samples still hold it
+        if not _summary_fits(result):
+            result.with_stats()  # lost (``stats: null``) or stale: the samples hold the truth
         return result
 
 
-# Kinds whose values are durations or sizes: a negative one is a corrupt file, not a figure.
+def _summary_fits(result: BenchmarkResult) -> bool:
+    """Whether the stored summary is of these samples (count and extremes: cheap to check,
+    and no edit of a sample leaves all three unchanged by chance). A summary without
+    samples (imported from a tool that kept none) is all there is, and stays."""
+    values = [v for g in result.process_samples for v in g]
+    if result.stats is None:
+        return not values or result.status != Status.OK
+    return not values or (result.stats.n == len(values) and result.stats.min == min(values)
+                          and result.stats.max == max(values))
+
+
+# Kinds whose values are durations or sizes: a negative one is a corrupt file, not a figure,
+# and so is one past what the quantity can be (a call of a year, more bytes than 64 bits
+# address), which would otherwise turn into ratios hundreds of digits long.
 _NON_NEGATIVE_KINDS = ("time", "timeraw", "mem", "peakmem")
+_LARGEST = {"time": (3.2e7, "a year"), "timeraw": (3.2e7, "a year"),
+            "mem": (2.0**64, "2**64 bytes"), "peakmem": (2.0**64, "2**64 bytes")}
 
 
 def _check_samples(what: str, groups: Any, kind: str) -> None:
@@ -160,6 +175,9 @@ def _check_samples(what: str, groups: Any, kind: str) -> None:
                 raise ValueError(f"{what} holds {value!r}, not a finite number")
             if value < 0 and kind in _NON_NEGATIVE_KINDS:
                 raise ValueError(f"{what} holds {value!r}: a {kind} value cannot be negative")
+            if kind in _LARGEST and value > _LARGEST[kind][0]:
+                raise ValueError(f"{what} holds {value!r}: a {kind} value cannot be more than "
+                                 f"{_LARGEST[kind][1]}")
 
 
 @dataclass

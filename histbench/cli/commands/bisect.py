@@ -12,6 +12,7 @@ from histbench.cli.loading import load_history
 from histbench.core.config import Config
 from histbench.core.errors import HistbenchError
 from histbench.core.exit_codes import ExitCode
+from histbench.core.formatting import format_ratio
 
 if TYPE_CHECKING:
     from histbench.analysis.bisect import BisectResult
@@ -109,12 +110,13 @@ def _print_bisection(found: BisectResult, measurer: SeriesMeasurer, commits: lis
     print(f"benchmark: {label_of(*measurer.target)}")
     print(f"culprit: {found.culprit.hash} {found.culprit.subject}")
     print(f"last good: {found.last_good.hash} {found.last_good.subject}")
-    print(f"evidence: ratio {ev.ratio:.3f} [{ev.ci_low:.3f}, {ev.ci_high:.3f}], "
+    print(f"evidence: ratio {format_ratio(ev.ratio)} "
+          f"[{format_ratio(ev.ci_low)}, {format_ratio(ev.ci_high)}], "
           f"p = {ev.p_value:.2g} ({ev.method} on {ev.level}, n = {ev.n_a} vs {ev.n_b})")
     print(f"{len(found.probes)} probes, {found.measured_commits} of {len(commits)} commits "
           f"measured, {measurer.batches} batches"
           + (f", {len(earlier)} earlier batch(es) reused" if earlier else ""))
     for p in found.probes:
-        print(f"  {p.commit.short}: {p.side:15s} vs good {p.vs_good.ratio:.3f} "
-              f"(p {p.vs_good.p_value:.2g}), vs bad {p.vs_bad.ratio:.3f} "
+        print(f"  {p.commit.short}: {p.side:15s} vs good {format_ratio(p.vs_good.ratio)} "
+              f"(p {p.vs_good.p_value:.2g}), vs bad {format_ratio(p.vs_bad.ratio)} "
               f"(p {p.vs_bad.p_value:.2g}), {p.measurements} measurement(s)")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from histbench.cli import options
 from histbench.cli.command import Command
-from histbench.cli.loading import history_order
+from histbench.cli.loading import repo_view
 from histbench.core.config import Config
 from histbench.core.exit_codes import ExitCode
 
@@ -29,7 +29,10 @@ class PublishCommand(Command):
 
         publisher = Publisher(config, Path(args.html_dir) if args.html_dir else None,
                               alpha=args.alpha, jobs=args.jobs)
-        report = publisher.publish(order=history_order(config))
+        order, known = repo_view(config)
+        report = publisher.publish(order=order, known=known)
+        for warning in report.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
         print(f"wrote {len(report.written)} files, {report.skipped} unchanged, in "
               f"{report.seconds:.1f} s: {publisher.html_dir / 'index.html'}", file=sys.stderr)
         return ExitCode.OK

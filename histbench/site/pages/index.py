@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from histbench.analysis.series import PointStatus
-from histbench.core.formatting import format_value
+from histbench.analysis.series import PointStatus, worse_direction
+from histbench.core.formatting import format_value, ratio_of
 from histbench.site.commit_rows import page_slug
 from histbench.site.model import SeriesData, SiteData
 from histbench.site.page_writer import PageWriter
@@ -60,11 +60,11 @@ def index_row(s: SeriesData, group: str) -> dict[str, Any]:
 
 def _change(s: SeriesData, latest: float | None, ref: float | None) -> tuple[str, str]:
     """The latest value against ``ref``: the change in percent and its CSS class."""
-    if latest is None or not ref:
+    if latest is None or ref is None:
         return "", ""
-    ratio = latest / ref
-    worse = ratio < 1 if s.higher_is_better else ratio > 1
-    notable = abs(ratio - 1) > NOTABLE
+    ratio = ratio_of(ref, latest)  # None across zero: no percentage, the direction only
+    worse = worse_direction(latest - ref, s.higher_is_better) > 0
+    notable = abs(ratio - 1) > NOTABLE if ratio is not None else latest != ref
     return _pct(ratio), "worse" if worse and notable else "better" if notable else ""
 
 

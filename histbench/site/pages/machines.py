@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from histbench.core.errors import HistbenchError
 from histbench.site.model import SiteData
 from histbench.site.page_writer import PageWriter
 from histbench.store import machine
@@ -20,18 +19,24 @@ class _Named:
     name: str
 
 
-def write_machines_page(writer: PageWriter, results_dir: Path, sites: list[SiteData]) -> None:
-    entries = []
-    for path in sorted(results_dir.glob("*/machine.json")):
-        try:
-            record = machine.load(path)
-        except HistbenchError as exc:
-            entries.append({"record": _Named(path.parent.name), "fields": [
-                ("error", str(exc))], "warnings": [], "sites": []})
+def write_machines_page(writer: PageWriter, results_dir: Path,
+                        sites: list[SiteData]) -> list[str]:
+    """Returns a line for each machine whose record is missing or damaged: the page shows
+    it, and publish says it."""
+    entries, problems = [], []
+    names = {p.parent.name for p in results_dir.glob("*/machine.json")}
+    for name in sorted(names | {s.machine for s in sites}):
+        problem = machine.missing_record(results_dir, name)
+        if problem:
+            problems.append(problem)
+            entries.append({"record": _Named(name), "fields": [("error", problem)],
+                            "warnings": [], "sites": [s for s in sites if s.machine == name]})
             continue
+        record = machine.load(machine.machine_path(results_dir, name))
         fields = [(k, v) for k, v in record.to_dict().items() if v not in (None, "")]
         entries.append({"record": record, "fields": fields,
                         "warnings": record.noise_warnings(),
                         "sites": [s for s in sites if s.machine == record.name]})
     writer.always(PAGE)
     writer.render(PAGE, "machines.html", machines=entries, site=None, sites=sites)
+    return problems
