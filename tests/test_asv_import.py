@@ -107,3 +107,29 @@ def test_cli_import(django_slice, tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "imported 12 result files for ubuntu-latest" in proc.stderr
+
+
+def test_imported_samples_are_compared_process_by_process(django_slice, tmp_path):
+    """asv pools its rounds' samples: they come back as that many groups (asv's own order)
+    and a comparison of imported results tests per-process medians, never the pooled
+    samples as if independent; `show` says where they came from."""
+    from histbench.analysis.run_diff import compare_runs
+
+    import_asv(django_slice, tmp_path)
+    runs = results.load_machine_results(tmp_path, "ubuntu-latest")
+    meta = json.loads((django_slice / "benchmarks.json").read_text())
+    for r in runs[0].results:
+        if r.status == "ok" and r.extra.get("asv_samples"):
+            rounds = meta[r.name].get("rounds", 2)
+            assert len(r.process_samples) == min(rounds, len(r.samples))
+            assert [v for g in r.process_samples for v in g] == r.samples  # order kept
+            assert r.imported
+    rows = [row for row in compare_runs(runs[0], runs[1]) if row.comparison]
+    assert rows and all(row.comparison.level == "processes" for row in rows)
+    assert all(row.comparison.n_a <= 2 for row in rows if len(row.a.process_samples) <= 2)
+    (tmp_path / "histbench.json").write_text(json.dumps({"project": "django",
+                                                         "results_dir": str(tmp_path)}))
+    proc = subprocess.run([sys.executable, "-m", "histbench", "show", runs[0].commit.hash],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "imported from asv" in proc.stdout.splitlines()[0]

@@ -102,15 +102,22 @@ def test_median_is_the_per_call_cost_exactly(tmp_path):
     load cannot move."""
     (tmp_path / "benchmarks").mkdir()
     (tmp_path / "benchmarks" / "b.py").write_text(FAKE_CLOCK)
+    # The same without setup hooks: then calls are batched, `number` to a sample.
+    (tmp_path / "benchmarks" / "c.py").write_text(
+        FAKE_CLOCK.replace("def setup():", "def unused_setup():")
+        .replace("def teardown():", "def unused_teardown():"))
     proc = histbench("dev", "--json", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    [result] = json.loads(proc.stdout)["results"]
-    # Every sample: the ones the statistics use, and every one measured (disturbed or not).
-    samples = [v for key in ("process_samples", "measured_samples")
-               for g in result.get(key) or [] for v in g]
-    assert len(samples) >= 3 and result["number"] > 1  # calibrated: several calls a sample
-    assert samples == pytest.approx([1e-3] * len(samples), rel=1e-6)
-    assert result["stats"]["median"] == pytest.approx(1e-3, rel=1e-6)
+    results = {r["name"]: r for r in json.loads(proc.stdout)["results"]}
+    assert results["b.time_one_millisecond"]["number"] == 1  # setup: fresh one a call (asv)
+    assert results["c.time_one_millisecond"]["number"] > 1  # calibrated: several a sample
+    for result in results.values():
+        # Every sample: the ones the statistics use, and every one measured (disturbed or not).
+        samples = [v for key in ("process_samples", "measured_samples")
+                   for g in result.get(key) or [] for v in g]
+        assert len(samples) >= 3
+        assert samples == pytest.approx([1e-3] * len(samples), rel=1e-6)
+        assert result["stats"]["median"] == pytest.approx(1e-3, rel=1e-6)
 
 
 BUSY = """

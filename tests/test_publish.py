@@ -192,3 +192,27 @@ def test_publish_imported_asv_history(tmp_path):
     page = tmp_path / "html" / "ubuntu-latest--conda-py3.12" / "b" / \
         "form_benchmarks.form_clean.benchmark.FormClean.time_form_clean.html"
     assert "class FormClean" in page.read_text() or "def time_form_clean" in page.read_text()
+    assert "imported from asv" in index
+    commit_page = next((tmp_path / "html" / "ubuntu-latest--conda-py3.12" / "c").glob("*.html"))
+    assert "Imported from asv" in commit_page.read_text()
+
+
+BROKEN = "import toypkg\n\ndef time_fine():\n    toypkg.compute()\n\ndef broken(:\n"
+
+
+def test_suite_files_that_do_not_import_are_said_on_the_site_and_by_show(toy_repo):
+    """Their benchmarks are missing: the index (latest commit), the commit pages and
+    `show` say which file and why, and `run` exits 2."""
+    repo, hashes = toy_repo([ToyCommit(), ToyCommit(work=30_000)])
+    (repo / "benchmarks" / "bench_broken.py").write_text(BROKEN)
+    proc = histbench(repo, "run", "main", "--machine", "m", "--quick")
+    assert proc.returncode == 2 and "suite files did not import" in proc.stderr, proc.stderr
+    assert histbench(repo, "publish").returncode == 0
+    site = repo / "html" / "m--virtualenv-py{}.{}".format(*sys.version_info[:2])
+    assert "Suite error at the latest commit: bench_broken.py: SyntaxError" in \
+        (site / "index.html").read_text()
+    for sha in hashes:
+        assert "Suite error: bench_broken.py: SyntaxError" in \
+            (site / "c" / f"{sha}.html").read_text()
+    proc = histbench(repo, "show")
+    assert proc.returncode == 0 and "error: bench_broken.py: SyntaxError" in proc.stdout

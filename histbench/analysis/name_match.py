@@ -104,6 +104,8 @@ def shell_quote(text: str) -> str:
 
 
 def name_regex(key: Key) -> str:
-    """A ``-b`` regex that runs exactly this series' benchmark (all its parameter sets:
-    the runner selects benchmarks, not parameter sets)."""
-    return f"^{re.escape(key[0])}$"
+    """A ``-b`` regex that runs exactly this series: the runner matches ``-b`` as asv does,
+    against ``name(v1, v2)`` for a parameterised benchmark (run/suite.call_labels)."""
+    name, params = key
+    label = f"{name}({', '.join(v for _, v in params)})" if params else name
+    return f"^{re.escape(label)}$"

@@ -20,7 +20,8 @@ class Verdict(TextEnum):
     DISTURBED = "disturbed"  # a change, but one side never had a quiet moment
     VERSION_CHANGED = "version changed"
     NEW = "new"
-    GONE = "gone"
+    GONE = "gone"  # removed from the suite
+    NOT_RUN = "not run"  # in the suite on both sides, measured on one (-b left it out)
     NO_CHANGE = "no change"
     NOT_SIGNIFICANT = "not significant"
     SKIPPED = "skipped"  # on either side, neither failed
@@ -95,9 +96,11 @@ def compare_runs(a: RunResults, b: RunResults, *, alpha: float = 0.05,
         if ra is not None and rb is not None and ra.version == rb.version \
                 and ra.status == rb.status == Status.OK:
             comparison = compare(ra.process_samples, rb.process_samples, alpha=alpha,
-                                 method=method)
-        rows.append(Row(ref.name, dict(ref.params), ref.unit,
-                        _judge(ra, rb, comparison, factor), ra, rb, comparison))
+                                 method=method, by_process=ra.imported or rb.imported)
+        found = _judge(ra, rb, comparison, factor)
+        if found in (Verdict.NEW, Verdict.GONE) and _left_out(ref.name, b if rb is None else a):
+            found = Verdict.NOT_RUN
+        rows.append(Row(ref.name, dict(ref.params), ref.unit, found, ra, rb, comparison))
     rank = {v: i for i, v in enumerate(VERDICT_ORDER)}
     return sorted(rows, key=lambda r: (rank[r.verdict], r.label))
 
@@ -116,6 +119,13 @@ def _judge(ra: BenchmarkResult | None, rb: BenchmarkResult | None,
     if found in (Verdict.REGRESSION, Verdict.IMPROVEMENT) and _unsettled(ra, rb):
         return Verdict.DISTURBED
     return found
+
+
+def _left_out(name: str, missing_side: RunResults) -> bool:
+    """Whether the side without a result had the benchmark in its suite: then -b left it
+    out of that run, it was not added or removed. A file that does not list its suite
+    (older ones) says nothing."""
+    return name in missing_side.suite
 
 
 def _unsettled(*results: BenchmarkResult) -> bool:

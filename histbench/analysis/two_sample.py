@@ -109,10 +109,11 @@ def disturbed_processes_dropped(medians: np.ndarray) -> np.ndarray:
     return kept if kept.size >= 3 else medians
 
 
-def analysed_values(data: Sequence, *, log: bool) -> tuple[np.ndarray, str]:
+def analysed_values(data: Sequence, *, log: bool,
+                    by_process: bool = False) -> tuple[np.ndarray, str]:
     """The values a test treats as independent, and which level they are."""
     groups = _log_groups(data, log)
-    level = "processes" if processes_differ(groups) else "samples"
+    level = "processes" if by_process or processes_differ(groups) else "samples"
     return _values_at(groups, level), level
 
 
@@ -125,22 +126,26 @@ def _median(data: Sequence) -> float:
 
 
 def compare(a: Sequence, b: Sequence, *, alpha: float = 0.05,
-            method: str = "welch") -> Comparison:
-    """Compare B with A; both may be flat samples or per-process groups."""
+            method: str = "welch", by_process: bool = False) -> Comparison:
+    """Compare B with A; both may be flat samples or per-process groups. ``by_process``
+    tests per-process medians whatever the groups look like: for samples whose
+    independence nobody checked (imported from asv, which pools its processes)."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}")
     if not 0 < alpha < 1:
         raise ValueError("alpha must be between 0 and 1")
     with np.errstate(all="ignore"):  # huge values overflow the spread: handled, not said
-        return _compare(a, b, alpha, method)
+        return _compare(a, b, alpha, method, by_process)
 
 
-def _compare(a: Sequence, b: Sequence, alpha: float, method: str) -> Comparison:
+def _compare(a: Sequence, b: Sequence, alpha: float, method: str,
+             by_process: bool) -> Comparison:
     log = _all_positive(a, b)
     ga, gb = _log_groups(a, log), _log_groups(b, log)
     # Both sides at the same level: if either side's processes disagree, neither side's
     # samples can be taken as independent.
-    level = "processes" if processes_differ(ga) or processes_differ(gb) else "samples"
+    level = "processes" if by_process or processes_differ(ga) or processes_differ(gb) \
+        else "samples"
     xa, xb = _values_at(ga, level), _values_at(gb, level)
     med_a, med_b = _median(a), _median(b)
     ratio = ratio_of(med_a, med_b)
@@ -219,8 +224,8 @@ def _finite(x: float) -> float:
     return float(np.clip(x, -_FLOAT_MAX, _FLOAT_MAX))
 
 
-def minimum_detectable_effect(data: Sequence, *, alpha: float = 0.05,
-                              power: float = 0.95) -> float | None:
+def minimum_detectable_effect(data: Sequence, *, alpha: float = 0.05, power: float = 0.95,
+                              by_process: bool = False) -> float | None:
     """Smallest relative change that a comparison of two runs like this one would detect
     with the given power: (t_{1-alpha/2} + t_{power}) * sd * sqrt(2/n) on the log scale.
 
@@ -229,7 +234,7 @@ def minimum_detectable_effect(data: Sequence, *, alpha: float = 0.05,
     cannot be estimated (fewer than 2 values).
     """
     log = _all_positive(data)
-    values, _ = analysed_values(data, log=log)
+    values, _ = analysed_values(data, log=log, by_process=by_process)
     if values.size < 2:
         return None
     sd = float(values.std(ddof=1))

@@ -56,9 +56,17 @@ def _import_error(path: str, exc: BaseException) -> dict:
 
 
 def _iter_benchmarks(module):
-    """Yield (qualified suffix, function, class) for every benchmark in a module."""
+    """Yield (qualified suffix, function, class) for every benchmark in a module.
+
+    As asv: names starting with ``_`` and abstract classes are not looked into. Unlike asv,
+    a class or function imported from another module is left to that module (asv would
+    report it under both)."""
     for attr_name, value in sorted(vars(module).items()):
+        if attr_name.startswith("_"):
+            continue
         if inspect.isclass(value) and value.__module__ == module.__name__:
+            if inspect.isabstract(value):
+                continue
             for meth_name in sorted(dir(value)):
                 if _suite.kind_of(meth_name) is None:
                     continue
@@ -77,14 +85,8 @@ def _describe(module_name: str, module, suffix: str, func, cls) -> dict:
     names = list(names) if names else [f"param{i + 1}" for i in range(len(params))]
     if len(names) != len(params):
         raise ValueError(f"param_names has {len(names)} names for {len(params)} params")
-    setup = _suite.lookup("setup", None, cls, module)
-    teardown = _suite.lookup("teardown", None, cls, module)
     setup_cache = _suite.lookup("setup_cache", None, cls, module)
-    code = _source(func)
-    version = _suite.lookup("version", func, cls, module)
-    if version is None:
-        pieces = [code] + [_source(f) for f in (setup, teardown, setup_cache) if f]
-        version = hashlib.sha256("\n".join(pieces).encode()).hexdigest()
+    code, version = _asv_code_and_version(kind, suffix.rsplit(".", 1)[-1], func, cls, module)
     rounds = DEFAULTS["rounds"]
     for owner in (module, cls, func):  # nearest owner wins; `processes` is asv's old name
         for attr in ("processes", "rounds"):
@@ -98,7 +100,8 @@ def _describe(module_name: str, module, suffix: str, func, cls) -> dict:
         "param_names": names,
         "unit": _suite.lookup("unit", func, cls, module, DEFAULT_UNITS[kind]),
         "pretty_name": _suite.lookup("pretty_name", func, cls, module),
-        "version": str(version),
+        "version": version,
+        "legacy_version": _legacy_version(func, cls, module),
         "higher_is_better": bool(_suite.lookup("higher_is_better", func, cls, module, False)),
         "code": code,
         "rounds": int(rounds),
@@ -115,6 +118,114 @@ def _describe(module_name: str, module, suffix: str, func, cls) -> dict:
         info["setup_cache_key"] = f"{module_name}:{owner}:{_lineno(setup_cache)}"
         info["setup_cache_timeout"] = getattr(setup_cache, "timeout", None)
     return info
+
+
+def _asv_code_and_version(kind: str, attr_name: str, func, cls, module) -> tuple[str, str]:
+    """asv's ``code`` and ``version`` of a benchmark, so that histories continue across
+    asv and histbench. asv_runner (benchmarks/_base.py, ``Benchmark.__init__``):
+
+    * attribute sources: ``[function, module]``, or for a method ``[bound method, instance
+      of the class, module]`` (discovery.py, ``_get_benchmark``, which instantiates the
+      class);
+    * ``code``: ``get_source_code`` of the benchmark, then every ``setup`` (matched case-
+      insensitively, one per source, module's first), then the first ``setup_cache``;
+      teardown and params are not part of it;
+    * ``version``: the first ``version`` attribute that is not None, as ``str``; else the
+      SHA-256 of ``code`` (UTF-8); for ``timeraw_`` with an ``env`` mapping the hash also
+      covers the mapping (benchmarks/timeraw.py, ``TimerawBenchmark.__init__``).
+    """
+    if cls is None:
+        bench, sources = func, [func, module]
+    else:
+        owner = cls()  # as asv's discovery does: a class it cannot make is not discovered
+        bench = getattr(owner, attr_name)
+        sources = [bench, owner, module]
+    setups = [f for f in (_one_attr_any_case(s, "setup") for s in sources) if f is not None]
+    setup_cache = _first_attr(sources, "setup_cache")
+    code = _asv_source([bench] + setups[::-1] + [setup_cache])
+    explicit = _first_attr(sources, "version")
+    if explicit is not None:
+        return code, str(explicit)
+    payload = code
+    if kind == "timeraw":
+        env = _timeraw_env(_first_attr(sources, "env"))
+        if env:
+            payload = code + "\n# timeraw_env\n" + repr(sorted(env.items()))
+    return code, hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _first_attr(sources, name: str):
+    for source in sources:
+        value = getattr(source, name, None)
+        if value is not None:
+            return value
+    return None
+
+
+def _one_attr_any_case(source, name: str):
+    found = [getattr(source, key) for key in dir(source) if key.lower() == name]
+    if len(found) > 1:
+        raise ValueError(f"{getattr(source, '__name__', source)!s} contains multiple "
+                         f"{name} functions")
+    return found[0] if found else None
+
+
+def _timeraw_env(env) -> dict | None:
+    """A timeraw ``env`` attribute as asv validates it: a dict of str to str, or None."""
+    if env is None:
+        return None
+    if not isinstance(env, dict):
+        raise TypeError(f"timeraw benchmark attribute 'env' must be a dict, got {type(env)!r}")
+    for key, value in env.items():
+        if value is None:
+            raise TypeError(f"timeraw env values must not be None (key {key!r})")
+    return {str(k): str(v) for k, v in env.items()} or None
+
+
+def _asv_source(items) -> str:
+    """The sources of ``items`` as asv's ``get_source_code`` joins them: each dedented with
+    its lines' trailing blanks stripped, a method under a ``class Name:`` line (one line for
+    consecutive methods of the same class), blank-line separated."""
+    pieces, previous = [], None
+    for item in items:
+        if hasattr(item, "pretty_source"):
+            text = textwrap.dedent(item.pretty_source).lstrip()
+        else:
+            try:
+                lines = inspect.getsourcelines(item)[0]
+            except (OSError, TypeError):  # None, or no source: asv cannot hash it either
+                continue
+            if not lines:
+                continue
+            text = textwrap.dedent("\n".join(line.rstrip() for line in lines))
+        class_name = None
+        if inspect.ismethod(item):
+            if hasattr(item, "im_class"):
+                class_name = item.im_class.__name__
+            else:
+                qualified = getattr(item, "__qualname__", "").split(".")
+                class_name = qualified[-2] if len(qualified) > 1 else None
+        if class_name and class_name != previous:
+            text = f"class {class_name}:\n    " + text.replace("\n", "\n    ")
+        elif class_name:
+            text = "    " + text.replace("\n", "\n    ")
+        pieces.append(text)
+        previous = class_name
+    return "\n\n".join(pieces).rstrip()
+
+
+def _legacy_version(func, cls, module) -> str:
+    """The version histbench gave a benchmark before it took asv's (the hash of the dedented
+    sources of the function and of the setup, teardown and setup_cache it looks up, class
+    before module). Results stored before the switch carry it: equal to this, they measured
+    this same source, so a reader can bridge the one break the switch makes."""
+    explicit = _suite.lookup("version", func, cls, module)
+    if explicit is not None:
+        return str(explicit)
+    hooks = [_suite.lookup(attr, None, cls, module)
+             for attr in ("setup", "teardown", "setup_cache")]
+    pieces = [_source(func)] + [_source(f) for f in hooks if f]
+    return hashlib.sha256("\n".join(pieces).encode()).hexdigest()
 
 
 def _source(obj) -> str:

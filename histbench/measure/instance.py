@@ -46,29 +46,40 @@ class BenchmarkInstance:
                 self.args = (pickle.load(f),) + tuple(self.args)
         owner = cls() if cls is not None else None
         self.func = getattr(owner, func.__name__) if owner is not None else func
-        self.setup = bound(_suite.lookup("setup", None, cls, module), owner)
-        self.teardown = bound(_suite.lookup("teardown", None, cls, module), owner)
-        self.module, self.cls, self.raw_func = module, cls, func
+        # asv_runner's attribute sources: the (bound) function, the class instance, the
+        # module. Every setup hook found there runs, the module's first; every teardown
+        # hook, the module's last (Benchmark.__init__: _setups, _teardowns).
+        sources = [s for s in (self.func, owner, module) if s is not None]
+        self.setups = _hooks(sources, "setup")[::-1]
+        self.teardowns = _hooks(sources, "teardown")
+        self.module, self.cls, self.owner, self.raw_func = module, cls, owner, func
+
+    @property
+    def has_setup(self) -> bool:
+        """Setup hooks exist: then every timed call gets a freshly set-up fixture."""
+        return bool(self.setups)
 
     def attr(self, key: str, default=None):
-        return _suite.lookup(key, self.raw_func, self.cls, self.module, default)
+        """Looked up on the class *instance*, as asv does: a setup that sets
+        ``self.number`` (say, per parameter) is seen by the timing that follows it."""
+        owner = self.owner if self.owner is not None else self.cls
+        return _suite.lookup(key, self.raw_func, owner, self.module, default)
 
     def setting(self, key: str):
         """A timing attribute, or the default discovery reports for it."""
         return self.attr(key, _spec.DEFAULTS[key])
 
     def do_setup(self) -> None:
-        if self.setup is None:
-            return
         try:
-            self.setup(*self.args)
+            for setup in self.setups:
+                setup(*self.args)
         except NotImplementedError as exc:
             detail = f": {exc}" if str(exc) else ""
             raise _failures.Skipped(f"setup raised NotImplementedError{detail}") from None
 
     def do_teardown(self) -> None:
-        if self.teardown is not None:
-            self.teardown(*self.args)
+        for teardown in self.teardowns:
+            teardown(*self.args)
 
     def call(self):
         return self.func(*self.args)
@@ -82,7 +93,7 @@ def resolve(benchmark_dir: str, name: str):
         try:
             module = _suite.import_suite_module(benchmark_dir, module_name)
         except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith(_suite.PACKAGE_ALIAS + "." + module_name):
+            if _suite.is_missing_suite_module(exc, module_name):
                 continue
             raise
         rest = parts[split:]
@@ -99,6 +110,21 @@ def _param_sets(func, cls, module) -> list[tuple]:
     if not params:
         return [()]
     return list(itertools.product(*params))
+
+
+def _hooks(sources: list, name: str) -> list:
+    """The hooks called ``name`` in any letter case (asv: ``setUp`` is a setup too), one
+    per source at most, in the sources' order. Unlike asv, a value that cannot be called
+    (a module's ``SETUP = "import x"`` string for timeit) is not a hook."""
+    found = []
+    for source in sources:
+        matches = [getattr(source, key, None) for key in dir(source) if key.lower() == name]
+        matches = [m for m in matches if callable(m)]
+        if len(matches) > 1:
+            raise _failures.BenchmarkFailed(
+                f"{getattr(source, '__name__', source)!s:.80} has more than one {name} hook")
+        found.extend(matches)
+    return found
 
 
 def bound(func, owner):

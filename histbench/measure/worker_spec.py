@@ -22,7 +22,7 @@ except ImportError:  # Python 3.7, an old commit's env: the worker needs the key
 # A benchmark attribute the suite does not set, as discovery reports it (asv's names).
 DEFAULTS: dict[str, Any] = {
     "timeout": None,  # the parent applies the config's default_timeout
-    "number": 0,  # 0: calibrated to sample_time
+    "number": 0,  # 0: calibrated to sample_time; 1 with setup hooks (asv#966, timing.py)
     "repeat": 0,  # 0: automatic, see timing._repeat_bounds
     "warmup_time": -1.0,  # negative: the worker's own default
     "sample_time": 0.01,
@@ -63,7 +63,8 @@ class EnergyConfig(TypedDict, total=False):
 class RunConfig(TypedDict, total=False):
     """Run-wide overrides of the suite's timing attributes, and what the parent keeps
     across rounds: calibrated loop counts per parameter set (``numbers``, keyed by the
-    parameter-set index as text) and the gauge's quiet level."""
+    parameter-set index as text) and the gauge's quiet level. A known count is not an
+    explicit ``number``: a time_ benchmark with setup hooks ignores it (its number is 1)."""
 
     rounds: int
     gauge: GaugeConfig

@@ -27,7 +27,7 @@ def combine(bench: BenchmarkSpec, rounds: list[dict[int, Outcome]],
     """
     quiet = quiet if quiet is not None else QuietLevel()
     results = []
-    for index, params in enumerate(bench.param_sets()):
+    for index, params in bench.chosen():
         outs = [r[index] for r in rounds if index in r]
         result = _empty_result(bench, index, params)
         failed = next((o for o in outs if o.status == Status.FAILED), None)
@@ -54,7 +54,7 @@ def failed_results(bench: BenchmarkSpec, status: Status, reason: str,
                    tail: str | None = None) -> list[BenchmarkResult]:
     """Every parameter set of a benchmark marked with one reason (setup_cache failed, ...)."""
     found = []
-    for index, params in enumerate(bench.param_sets()):
+    for index, params in bench.chosen():
         result = _empty_result(bench, index, params)
         result.status, result.reason, result.stderr_tail = status, reason, tail
         found.append(result)

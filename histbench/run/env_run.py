@@ -61,6 +61,7 @@ class EnvRun:
     report: RunReport
     quiet: QuietLevel = field(default_factory=QuietLevel)  # the machine's quiet speed
     suite: Suite | None = None
+    suite_names: list[str] = field(default_factory=list)  # the whole suite, before -b
 
     def prepare(self, info: CommitInfo) -> Prepared:
         prepared = self.builder.prepare(info)
@@ -75,6 +76,7 @@ class EnvRun:
                              default_timeout=self.config.default_timeout,
                              env=env.worker_env(prepared.install_dir))
             self.suite = suite.select(self.options.bench)
+            self.suite_names = sorted(b.name for b in suite.benchmarks)
             results.save_benchmark_info(self.config.results_dir, describe(self.suite.benchmarks))
             self.report.suite_errors = len(self.suite.errors)
             for err in self.suite.errors:
@@ -94,7 +96,8 @@ class EnvRun:
                       "quick": self.options.quick},
             build=prepared.build, results=found,
             errors=[vars(e) for e in self.suite.errors] if self.suite else [],
-            complete=complete, packages=self.builder.packages.get(prepared.info.hash, {}))
+            complete=complete, packages=self.builder.packages.get(prepared.info.hash, {}),
+            suite=self.suite_names)
         return results.save(run, self.config.results_dir)
 
     def finish(self, prepared: Prepared, started: float, found: list[BenchmarkResult]) -> None:

@@ -95,7 +95,7 @@ def setup_cache_for(penv: ProcessEnv, bench: BenchmarkSpec, caches: dict[str, Ca
 def surviving(bench: BenchmarkSpec, rounds: list[dict[int, Outcome]]) -> list[int]:
     """Parameter sets that have not failed or been skipped in any round so far: a later
     round would only fail them again."""
-    return [i for i in range(len(bench.param_sets()))
+    return [i for i, _ in bench.chosen()
             if all(rd[i].status == Status.OK for rd in rounds if i in rd)]
 
 

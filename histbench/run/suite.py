@@ -11,7 +11,7 @@ import json
 import re
 import subprocess
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,8 @@ class BenchmarkSpec:
     param_names: list[str] = field(default_factory=list)
     unit: str = "seconds"
     pretty_name: str | None = None
-    version: str = ""
+    version: str = ""  # asv's: a hash of code, unless the suite sets `version`
+    legacy_version: str = ""  # histbench's before it took asv's (results stored then)
     higher_is_better: bool = False
     code: str = ""
     # the worker reports every attribute; these are its defaults, so that a spec made
@@ -47,6 +48,7 @@ class BenchmarkSpec:
     min_run_count: int = DEFAULTS["min_run_count"]
     setup_cache_key: str | None = None
     setup_cache_timeout: float | None = None
+    selected: list[int] | None = None  # the parameter sets -b chose; None: every one
 
     def param_sets(self) -> list[dict[str, str]]:
         """Every combination, in itertools.product order (the index the worker expects)."""
@@ -55,10 +57,24 @@ class BenchmarkSpec:
         return [dict(zip(self.param_names, combo, strict=True))
                 for combo in itertools.product(*self.params)]
 
+    def chosen(self) -> list[tuple[int, dict[str, str]]]:
+        """(index, params) of the parameter sets to run: all, or those -b selected."""
+        sets = list(enumerate(self.param_sets()))
+        return sets if self.selected is None else [sets[i] for i in self.selected]
+
+
+def call_labels(name: str, params: list[list[str]]) -> list[str]:
+    """asv's spelling of each parameter set, which its -b regexes search: the name, or
+    ``name(v1, v2)`` with the values' reprs, in itertools.product order."""
+    if not params:
+        return [name]
+    return [f"{name}({', '.join(combo)})" for combo in itertools.product(*params)]
+
 
 def describe(benchmarks: list[BenchmarkSpec]) -> dict[str, dict[str, Any]]:
     """name -> source and attributes, as results/benchmarks.json keeps them."""
-    return {b.name: {k: v for k, v in vars(b).items() if k != "name"} for b in benchmarks}
+    return {b.name: {k: v for k, v in vars(b).items() if k not in ("name", "selected")}
+            for b in benchmarks}
 
 
 @dataclass
@@ -79,14 +95,24 @@ class Suite:
     errors: list[DiscoveryError] = field(default_factory=list)
 
     def select(self, patterns: list[str] | None) -> Suite:
-        """Benchmarks whose name matches any of the regexes (all when none given)."""
+        """What the regexes select (all when none given), as asv selects: a benchmark
+        without parameters by its name, a parameterised one set by set, by
+        ``name(v1, v2)`` (``call_labels``), so that a regex can pick parameter sets."""
         if not patterns:
             return self
         try:
             compiled = [re.compile(p) for p in patterns]
         except re.error as exc:
             raise HistbenchError(f"-b {exc.pattern!r}: not a valid regex ({exc})") from None
-        chosen = [b for b in self.benchmarks if any(c.search(b.name) for c in compiled)]
+        chosen = []
+        for bench in self.benchmarks:
+            labels = call_labels(bench.name, getattr(bench, "params", None) or [])
+            picked = [i for i, label in enumerate(labels)
+                      if any(c.search(label) for c in compiled)]
+            if len(picked) == len(labels):
+                chosen.append(bench)
+            elif picked:
+                chosen.append(replace(bench, selected=picked))
         return Suite(chosen, self.errors)
 
 

@@ -30,7 +30,7 @@ from histbench.store.results import CommitInfo
 from histbench.store.statuses import BuildRecord, BuildStatus, Status
 
 # What the caches pickle, by version: a cache of another version is not read.
-RESULT_CACHE_VERSION = 7  # 7: statuses as Status members, not strings
+RESULT_CACHE_VERSION = 8  # 8: samples checked, stale summaries made again
 STEP_CACHE_VERSION = 6
 
 
@@ -91,6 +91,8 @@ class SiteData:
     # each point's previous measured median; NaN where there is none. For fingerprints.
     grid: dict[str, np.ndarray] = field(default_factory=dict)
     left_out: list[CommitInfo] = field(default_factory=list)  # not in the repository
+    origins: dict[str, str] = field(default_factory=dict)  # commit -> tool it came from
+    suite_errors: dict[str, list[str]] = field(default_factory=dict)  # commit -> errors
 
     def row_fingerprint(self, i: int) -> bytes:
         """What every series shows at commit ``i`` on a commit page, as bytes (cheap to
@@ -136,6 +138,8 @@ class Condensed:
     bounds: array  # result j's samples are samples[bounds[j]:bounds[j + 1]]
     samples: array
     disturbed: array  # share of result j's samples left out as disturbed; NaN: unchecked
+    origin: str = ""  # the tool the results were imported from, if any
+    errors: list[str] = field(default_factory=list)  # suite files that did not import
 
     def samples_of(self, j: int) -> array:
         return self.samples[self.bounds[j]:self.bounds[j + 1]]
@@ -154,7 +158,8 @@ def condense_file(path: Path) -> Condensed:
         if unknown:
             raise ValueError(f"unknown status {unknown.pop()!r}")
         status = [_STATUS[word] for word in words]
-        stats = [r.get("stats") or {} for r in rows]
+        stats = [results.checked_row_stats(r) if st == Status.OK else r.get("stats") or {}
+                 for r, st in zip(rows, status, strict=True)]
         samples = array("d")
         bounds = array("q", [0])
         for r, st in zip(rows, status, strict=True):
@@ -170,12 +175,19 @@ def condense_file(path: Path) -> Condensed:
             status, [r.get("reason") for r in rows],
             *(array("d", [math.nan if (v := st.get(name)) is None else v for st in stats])
               for name in ("median", "median_ci_low", "median_ci_high")),
-            bounds, samples, array("d", map(_disturbed_share, rows)))
+            bounds, samples, array("d", map(_disturbed_share, rows)),
+            str((data.get("settings") or {}).get("imported_from") or ""),
+            [_error_line(e) for e in data.get("errors") or []])
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise results.malformed(path, exc) from None
 
 
 _STATUS = {s.value: s for s in Status}  # a lookup: an Enum call per result costs twice as much
+
+
+def _error_line(error: dict[str, Any]) -> str:
+    what = error.get("benchmark") or Path(str(error.get("file") or "suite")).name
+    return f"{what}: {error.get('error', 'failed')}"
 
 
 def _disturbed_share(row: dict[str, Any]) -> float:
@@ -302,9 +314,14 @@ def load_site_data(results_dir: Path, machine: str, cache: ResultCache, *,
     """One SiteData per environment measured on ``machine``, its steps not yet detected
     (``set_steps``)."""
     by_env: dict[str, list[Condensed]] = {}
+    aliases = results.version_aliases(results_dir)
     for condensed in cache.get_many(results.iter_result_files(results_dir, machine), jobs,
                                     meanwhile):
         if condensed.commit is not None:
+            if aliases:  # results stored under the old version rule (results.py)
+                condensed.meta = [(kind, unit, aliases.get((key[0], version), version), hib)
+                                  for key, (kind, unit, version, hib)
+                                  in zip(condensed.keys, condensed.meta, strict=True)]
             by_env.setdefault(condensed.env, []).append(condensed)
     return [_build(machine, env, runs, order, known) for env, runs in sorted(by_env.items())]
 
@@ -335,7 +352,9 @@ def _build(machine: str, env: str, runs: list[Condensed],
               for key, meta in latest.items()}
     grid = _fill(list(series.values()), ordered)
     builds = {h: r.build for h, r in by_hash.items()}
-    return SiteData(machine, env, commits, builds, series, grid, left_out)
+    return SiteData(machine, env, commits, builds, series, grid, left_out,
+                    {h: r.origin for h, r in by_hash.items() if r.origin},
+                    {h: r.errors for h, r in by_hash.items() if r.errors})
 
 
 def _fill(series: list[SeriesData], runs: list[Condensed]) -> dict[str, np.ndarray]:

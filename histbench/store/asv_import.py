@@ -6,6 +6,15 @@ result means the benchmark failed, ``NaN`` that it was skipped. Raw samples exis
 when asv ran with ``--record-samples``; without them the one reported value (asv's
 median) becomes a single sample, and the result says so (``extra.asv_samples: false``),
 because statistics on one value are not statistics.
+
+asv pools the samples of its ``rounds`` processes (2 by default) into one list, round
+after round. They are not independent: values from one process share its layout, hash
+seed and the machine's state then. Stored as one group they would pass for that many
+independent values (p-values like 1e-13 on a 3% change), so the list is cut back into
+``rounds`` consecutive groups (asv's own order; equal sizes, as its rounds take the same
+``repeat``), and every result carries ``extra.imported_from``: comparisons of imported
+results test per-process medians (two_sample.compare's ``by_process``), the honest
+model for a handful of processes, and ``show`` and the site say "imported from asv".
 """
 
 from __future__ import annotations
@@ -118,7 +127,8 @@ def convert_row(name: str, row: list, columns: list[str], meta: dict) -> list[Be
         else:
             raw = _per_combo(samples, i)
             good = [float(v) for v in raw or [] if v is not None and math.isfinite(v)]
-            r.process_samples = [good] if good else [[float(value)]]
+            r.process_samples = _by_round(good, meta.get("rounds")) if good \
+                else [[float(value)]]
             r.extra = {"imported_from": "asv", "asv_samples": bool(good)}
             low, high = _per_combo(ci_a, i), _per_combo(ci_b, i)
             if _finite(low) and _finite(high):
@@ -128,6 +138,19 @@ def convert_row(name: str, row: list, columns: list[str], meta: dict) -> list[Be
             r.with_stats()
         out.append(r)
     return out
+
+
+def _by_round(samples: list[float], rounds: Any) -> list[list[float]]:
+    """asv's pooled samples cut back into its rounds (consecutive, near-equal groups)."""
+    count = rounds if isinstance(rounds, int) and not isinstance(rounds, bool) else 2
+    count = max(1, min(count, len(samples)))
+    size, extra = divmod(len(samples), count)
+    groups, start = [], 0
+    for k in range(count):
+        end = start + size + (1 if k < extra else 0)
+        groups.append(samples[start:end])
+        start = end
+    return groups
 
 
 def _finite(x: Any) -> bool:

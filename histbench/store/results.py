@@ -109,6 +109,12 @@ class BenchmarkResult:
     def label(self) -> str:
         return label_of(self.name, self.params)
 
+    @property
+    def imported(self) -> bool:
+        """Measured by another tool (asv) and imported: how its samples were taken, and
+        whether they are independent, is that tool's."""
+        return bool(self.extra.get("imported_from"))
+
     def with_stats(self) -> BenchmarkResult:
         """Recompute the summary from the samples (the samples are the source of truth)."""
         groups = [g for g in self.process_samples if g]
@@ -144,14 +150,31 @@ class BenchmarkResult:
 
 
 def _summary_fits(result: BenchmarkResult) -> bool:
-    """Whether the stored summary is of these samples (count and extremes: cheap to check,
-    and no edit of a sample leaves all three unchanged by chance). A summary without
-    samples (imported from a tool that kept none) is all there is, and stays."""
-    values = [v for g in result.process_samples for v in g]
+    values = result.samples
     if result.stats is None:
         return not values or result.status != Status.OK
-    return not values or (result.stats.n == len(values) and result.stats.min == min(values)
-                          and result.stats.max == max(values))
+    return summary_fits(result.stats.n, result.stats.min, result.stats.max, values)
+
+
+def summary_fits(n: Any, low: Any, high: Any, values: list[float]) -> bool:
+    """Whether a stored summary is of these samples (count and extremes: cheap to check,
+    and no edit of a sample leaves all three unchanged by chance). A summary without
+    samples (imported from a tool that kept none) is all there is, and stays."""
+    return not values or (n == len(values) and low == min(values) and high == max(values))
+
+
+def checked_row_stats(row: dict[str, Any]) -> dict[str, Any]:
+    """For readers of the raw JSON (the site's fast path): an ok result's samples checked
+    as ``load`` checks them, and its summary, made again if it is not of its samples."""
+    name, kind = row.get("name"), row.get("kind")
+    for key in ("process_samples", "measured_samples"):
+        _check_samples(f"{name} {key}", row.get(key, []), kind)
+    groups = [g for g in row.get("process_samples", []) if g]
+    values = [v for g in groups for v in g]
+    stats = row.get("stats") or {}
+    if values and not summary_fits(stats.get("n"), stats.get("min"), stats.get("max"), values):
+        return summarize(values, groups).to_dict()
+    return stats
 
 
 # Kinds whose values are durations or sizes: a negative one is a corrupt file, not a figure,
@@ -214,6 +237,9 @@ class RunResults:
     errors: list[dict[str, Any]] = field(default_factory=list)
     complete: bool = True  # False while an interleaved run has rounds still to do
     packages: dict[str, str] = field(default_factory=dict)  # distributions in the env
+    # every benchmark the suite had when this commit was measured, -b or not: a benchmark
+    # in it without a result was left out, not removed; empty where unknown (older files)
+    suite: list[str] = field(default_factory=list)
 
     @property
     def build_failed(self) -> bool:
@@ -240,6 +266,7 @@ class RunResults:
             "errors": self.errors,
             "complete": self.complete,
             "packages": self.packages,
+            "suite": self.suite,
         }
 
     @classmethod
@@ -257,10 +284,23 @@ class RunResults:
             settings=data.get("settings", {}),
             build=BuildRecord.from_dict(data.get("build", {})),
             results=[BenchmarkResult.from_dict(r) for r in data.get("results", [])],
-            errors=data.get("errors", []),
+            errors=_errors(data.get("errors", [])),
             complete=data.get("complete", True),
             packages=data.get("packages", {}),
+            suite=_names(data.get("suite", [])),
         )
+
+
+def _errors(value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise ValueError("errors must be a list of objects")
+    return value
+
+
+def _names(value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError("suite must be a list of benchmark names")
+    return value
 
 
 def _commit_info(data: dict[str, Any]) -> CommitInfo:
@@ -354,7 +394,30 @@ def iter_result_files(results_dir: Path, machine: str) -> list[Path]:
 
 
 def load_machine_results(results_dir: Path, machine: str) -> list[RunResults]:
-    return [load(p) for p in iter_result_files(results_dir, machine)]
+    runs = [load(p) for p in iter_result_files(results_dir, machine)]
+    aliases = version_aliases(results_dir)
+    for run in runs:
+        for r in run.results:
+            r.version = aliases.get((r.name, r.version), r.version)
+    return runs
+
+
+def version_aliases(results_dir: Path) -> dict[tuple[str, str], str]:
+    """(benchmark, version by histbench's rule before it took asv's) -> the version now.
+
+    Versions were a hash of histbench's own making until they became asv's (so imported
+    asv histories continue). Results stored before carry the old hash; the suite
+    description keeps each benchmark's old-rule hash too (``legacy_version``), and equal
+    old hashes mean the same source, so those results count as the current version: the
+    history does not break at the upgrade. Nothing on disk changes; without a readable
+    description there is nothing to alias."""
+    try:
+        info = load_benchmark_info(results_dir)
+    except HistbenchError:
+        return {}
+    return {(name, d["legacy_version"]): str(d["version"]) for name, d in info.items()
+            if isinstance(d, dict) and isinstance(d.get("legacy_version"), str)
+            and d.get("version") and d["legacy_version"] != d["version"]}
 
 
 BENCHMARKS_FILE = "benchmarks.json"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from histbench.cli import options
@@ -34,7 +35,8 @@ class ShowCommand(Command):
         rows: list[list[str]] = []
         data: list[dict[str, Any]] = []
         for r in run.results:
-            mde = minimum_detectable_effect(r.process_samples) if r.status == Status.OK else None
+            mde = minimum_detectable_effect(r.process_samples, by_process=r.imported) \
+                if r.status == Status.OK else None
             data.append({**r.to_dict(), "minimum_detectable_effect": mde})
             if r.status != Status.OK or r.stats is None:
                 rows.append([r.label, f"{r.status}: {r.reason or ''}"[:60], "", "", "", ""])
@@ -46,10 +48,34 @@ class ShowCommand(Command):
                          f"can detect changes >= {100 * mde:.1f}% with 95% power"
                          if mde is not None else "too few samples to tell",
                          r.disturbance.describe() if r.disturbance else ""])
+        imported = _imported_from(run)
         if args.format == "json":
             print(json.dumps({"commit": run.commit.hash, "machine": run.machine,
-                              "env": run.env_name, "results": data}, indent=1))
+                              "env": run.env_name, "imported_from": imported,
+                              "suite_errors": run.errors, "results": data}, indent=1))
         else:
-            print(f"{run.commit.short} {run.commit.subject}  ({run.machine}, {run.env_name})")
+            origin = f", imported from {imported}" if imported else ""
+            print(f"{run.commit.short} {run.commit.subject}  ({run.machine}, {run.env_name}"
+                  f"{origin})")
             print(render_table(HEADER, rows))
+            for line in suite_error_lines(run):
+                print(line)
         return ExitCode.OK
+
+
+def _imported_from(run) -> str | None:
+    """The tool a run's results were imported from (its samples are that tool's)."""
+    found = {str(r.extra["imported_from"]) for r in run.results if r.imported}
+    found |= {str(run.settings["imported_from"])} if run.settings.get("imported_from") else set()
+    return ", ".join(sorted(found)) or None
+
+
+def suite_error_lines(run) -> list[str]:
+    """Suite files that did not import at this commit: their benchmarks are missing from
+    the table, and a reader must be told why rather than left to notice."""
+    lines = []
+    for err in run.errors:
+        what = err.get("benchmark") or Path(str(err.get("file") or "suite")).name
+        lines.append(f"error: {what}: {err.get('error', 'failed')} (its benchmarks were not "
+                     "measured)")
+    return lines

@@ -33,12 +33,15 @@ class CommitPages:
             rel = f"{site.slug}/c/{commit.hash}.html"
             digest = repr((commit, parent and parent.hash, child and child.hash,
                            table.fingerprint(i), site.builds.get(commit.hash), url,
-                           len(self.sites)))
+                           len(self.sites), site.origins.get(commit.hash),
+                           site.suite_errors.get(commit.hash)))
             if not writer.fresh(rel, digest):
                 build = site.builds.get(commit.hash, {})
                 writer.render(rel, "commit.html", commit=commit, parent=parent, child=child,
                               rows=table.rows(i),
                               build_failed=build.get("status") == BuildStatus.FAILED,
                               build_reason=build.get("reason", ""),
-                              commit_url=url + commit.hash if url else "", **common)
+                              commit_url=url + commit.hash if url else "",
+                              origin=site.origins.get(commit.hash, ""),
+                              suite_errors=site.suite_errors.get(commit.hash, []), **common)
             table.advance(i)

@@ -25,8 +25,10 @@ def write_index_pages(writer: PageWriter, site: SiteData, context: dict[str, Any
     pages = [(f"{site.slug}/index.html", "")] + ([("index.html", f"{site.slug}/")] if top else [])
     for rel, base in pages:
         writer.always(rel)
-        writer.render(rel, "index.html", groups=rows, latest=site.commits[-1], base=base,
-                      **context)
+        latest = site.commits[-1]
+        writer.render(rel, "index.html", groups=rows, latest=latest, base=base,
+                      latest_origin=site.origins.get(latest.hash, ""),
+                      latest_errors=site.suite_errors.get(latest.hash, []), **context)
 
 
 def index_rows(site: SiteData) -> list[tuple[str, list[dict]]]:
