@@ -141,7 +141,8 @@ def measure(asv: Path, repo: Path, hashes: list[str], logs: Path) -> None:
 def report(asv: dict, mine: dict) -> int:
     by_key: dict[tuple[str, str], list[float]] = {}
     for key, value in asv.items():
-        if key in mine and value > 0 and mine[key] > 0:
+        timed = key[1].rsplit(".", 1)[-1].startswith("time_")  # track_ values: not times
+        if timed and key in mine and value > 0 and mine[key] > 0:
             by_key.setdefault(key[1:], []).append(math.log(mine[key] / value))
     if not by_key:
         print("no benchmark measured by both tools")

@@ -1,4 +1,5 @@
-"""Loading and validating ``histbench.json``.
+"""Loading and validating ``histbench.json`` (or, in a folder without one, ``asv.conf.json``
+translated by ``asv_conf``).
 
 A config mistake found an hour into a nightly run is expensive, so every key is checked up
 front against a typed schema and the first problem is reported as one line naming the file
@@ -9,11 +10,14 @@ from __future__ import annotations
 
 import math
 import re
+import shlex
+import string
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from histbench.core import asv_conf
 from histbench.core.errors import HistbenchError
 from histbench.core.files import read_json
 
@@ -35,9 +39,15 @@ class Config:
     env_dir: Path = Path(".histbench")
     environment_type: str = "virtualenv"
     build_command: list[str] = field(default_factory=list)
+    # with an uninstall_command, its commands come first here: run before every install
     install_command: list[str] = field(default_factory=list)
+    uninstall_command: list[str] = field(default_factory=list)
     pythons: list[str] = field(default_factory=list)
     requirements: dict[str, str] = field(default_factory=dict)
+    # asv's environment matrix: {"req"|"env"|"env_nobuild": {name: [values]}}, and its rules
+    matrix: dict[str, dict[str, list[str | None]]] = field(default_factory=dict)
+    exclude: list[dict[str, Any]] = field(default_factory=list)
+    include: list[dict[str, Any]] = field(default_factory=list)
     show_commit_url: str = ""
     default_timeout: float = DEFAULT_TIMEOUT
     wheel_cache_size: int = 50
@@ -60,6 +70,13 @@ class Config:
         """The repository as a local path (a URL repo is cloned under env_dir by the runner)."""
         return Path(self.repo) if Path(self.repo).is_absolute() else self.root / self.repo
 
+    def combinations(self, pythons: list[str] | None = None,
+                     platform: str = sys.platform) -> list[asv_conf.Combination]:
+        """The environments to measure in: each python (``pythons`` or the configured ones)
+        with each combination of the matrix, as asv makes them (exclude, include)."""
+        return asv_conf.combinations(list(pythons or self.pythons), self.matrix, self.exclude,
+                                     self.include, self.environment_type, platform)
+
     def threshold_for(self, name: str) -> float:
         """Smallest relative change worth reporting for a benchmark: first matching regex."""
         for pattern, value in self.thresholds.items():
@@ -81,8 +98,12 @@ _SCHEMA: dict[str, tuple[tuple[type, ...], str]] = {
     "environment_type": ((str,), "a string"),
     "build_command": ((list, str), "a list of strings or a string"),
     "install_command": ((list, str), "a list of strings or a string"),
+    "uninstall_command": ((list, str), "a list of strings or a string"),
     "pythons": ((list,), "a list of strings"),
     "requirements": ((dict,), "an object of package: version-spec strings"),
+    "matrix": ((dict,), "an object (asv's matrix: req, env, env_nobuild)"),
+    "exclude": ((list,), "a list of rule objects"),
+    "include": ((list,), "a list of rule objects"),
     "show_commit_url": ((str,), "a string"),
     "default_timeout": ((int, float), "a number"),
     "wheel_cache_size": ((int,), "an integer"),
@@ -91,7 +112,12 @@ _SCHEMA: dict[str, tuple[tuple[type, ...], str]] = {
     "watts_per_core": ((int, float), "a number"),
     "powercap_root": ((str,), "a string"),
 }
+KEYS = tuple(_SCHEMA)  # every key, in the order docs/config.md (and `histbench init`) use
 _ENVIRONMENT_TYPES = ("virtualenv", "uv")
+_COMMAND_KEYS = ("build_command", "install_command", "uninstall_command")
+# what a command template may name (histbench's names, then asv's)
+PLACEHOLDERS = ("build_dir", "env_dir", "wheel_dir", "python", "commit", "wheel_file",
+                "project", "env_name", "env_type", "conf_dir", "build_cache_dir")
 
 
 # A URL's scheme, as browsers find it once they have dropped the spaces around it (they
@@ -116,22 +142,75 @@ def commit_url_problem(url: str) -> str | None:
     return None
 
 
+def command_problem(template: str) -> str | None:
+    """Why a command template cannot run, or None: shell syntax shlex cannot split, a
+    placeholder histbench does not fill, a bad ``return-code=`` prefix."""
+    try:
+        words = shlex.split(template)
+    except ValueError as exc:
+        return f"command {template!r} is not valid shell syntax ({exc})"
+    if not words:
+        return "has an empty command"
+    for word in words:
+        try:
+            fields = [f for _, f, _, _ in string.Formatter().parse(word) if f is not None]
+        except ValueError as exc:
+            return f"command {template!r}: bad placeholder ({exc})"
+        for name in fields:
+            base = re.split(r"[.\[]", name, maxsplit=1)[0]
+            if base not in PLACEHOLDERS:
+                return (f"command {template!r}: unknown placeholder {{{name}}} "
+                        f"(known: {', '.join(PLACEHOLDERS)})")
+    for word in words:
+        if word.startswith("return-code=") and not re.fullmatch(r"return-code=(any|[0-9,]+)",
+                                                                 word):
+            return f"command {template!r}: bad {word!r} (return-code=any or =0,1,...)"
+        if not re.match(r"([A-Za-z_][A-Za-z0-9_]*=|in-dir=|return-code=)", word):
+            break
+    return None
+
+
 def find_config(start: Path | None = None) -> Path:
-    """The nearest histbench.json at or above ``start``, as git finds .git."""
+    """The nearest histbench.json at or above ``start``, as git finds .git; in a folder
+    without one, its asv.conf.json."""
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
-        candidate = folder / CONFIG_NAME
-        if candidate.is_file():
-            return candidate
-    raise HistbenchError(f"no {CONFIG_NAME} found in {here} or any parent folder")
+        for name in (CONFIG_NAME, asv_conf.ASV_CONF_NAME):
+            candidate = folder / name
+            if candidate.is_file():
+                return candidate
+    raise HistbenchError(f"no {CONFIG_NAME} (nor {asv_conf.ASV_CONF_NAME}) found in {here} "
+                         "or any parent folder")
 
 
-def load_config(path: Path) -> Config:
+def load_config(path: Path, *, notes=None) -> Config:
+    """The config at ``path``: a histbench.json, or an asv.conf.json read as the
+    histbench.json ``histbench init`` would write (a note saying so, and a warning line for
+    what does not carry over, go to ``notes``: stderr by default). Either way, histbench's
+    folders must stay clear of asv's when an asv.conf.json is there."""
     path = Path(path).resolve()
-    data = read_json(path, "config file")
-    if not isinstance(data, dict):
-        raise HistbenchError(f"{path}: the config must be a JSON object")
-    return _build(path, data)
+    say = notes or (lambda line: print(line, file=sys.stderr))
+    if asv_conf.is_asv_conf(path):
+        translation = asv_conf.translate(path)
+        say(f"note: reading {path.name}, asv's config, in {path.parent} "
+            "(`histbench init` writes the equivalent histbench.json)")
+        for line in translation.warnings:
+            say(line)
+        config = _build(path, translation.data)
+        beside = path
+    else:
+        data = read_json(path, "config file")
+        if not isinstance(data, dict):
+            raise HistbenchError(f"{path}: the config must be a JSON object")
+        config = _build(path, data)
+        beside = path.parent / asv_conf.ASV_CONF_NAME
+    if beside.is_file():
+        problem = asv_conf.clash({"results_dir": config.results_dir,
+                                  "html_dir": config.html_dir, "env_dir": config.env_dir},
+                                 beside, path)
+        if problem:
+            raise HistbenchError(problem)
+    return config
 
 
 def _build(path: Path, data: dict[str, Any]) -> Config:
@@ -149,10 +228,27 @@ def _build(path: Path, data: dict[str, Any]) -> Config:
     for key in ("branches", "pythons"):
         if not all(isinstance(v, str) for v in data.get(key, [])):
             raise fail(key, "must be a list of strings")
-    for key in ("build_command", "install_command"):
+    for key in _COMMAND_KEYS:
         value = data.get(key, [])
         if isinstance(value, list) and not all(isinstance(v, str) for v in value):
             raise fail(key, "must be a list of strings or a string")
+        for template in [value] if isinstance(value, str) else value:
+            problem = command_problem(template)
+            if problem:
+                raise fail(key, problem)
+    if data.get("uninstall_command") and not data.get("install_command"):
+        raise fail("uninstall_command", "needs an install_command (histbench's own install "
+                                        "leaves the environment as it is)")
+    try:
+        matrix = asv_conf.normalize_matrix(data.get("matrix", {}))
+    except ValueError as exc:
+        raise fail("matrix", str(exc)) from None
+    for key in ("exclude", "include"):
+        for rule in data.get(key, []):
+            try:
+                asv_conf.parse_rule(rule, include=key == "include")
+            except ValueError as exc:
+                raise fail(key, str(exc)) from None
     for name, spec in data.get("requirements", {}).items():
         if not isinstance(spec, str):
             raise fail("requirements", f"entry '{name}' must be a version-spec string")
@@ -189,6 +285,9 @@ def _build(path: Path, data: dict[str, Any]) -> Config:
         value = data.get(key, [])
         return [value] if isinstance(value, str) else list(value)
 
+    uninstall = [c if re.search(r"(^|\s)in-dir=", c) else f"in-dir={{env_dir}} {c}"
+                 for c in command("uninstall_command")]  # asv runs it in the env's folder
+
     return Config(
         path=path,
         project=data["project"],
@@ -200,9 +299,13 @@ def _build(path: Path, data: dict[str, Any]) -> Config:
         env_dir=folder("env_dir", ".histbench"),
         environment_type=data.get("environment_type", "virtualenv"),
         build_command=command("build_command"),
-        install_command=command("install_command"),
+        install_command=uninstall + command("install_command"),
+        uninstall_command=command("uninstall_command"),
         pythons=list(data.get("pythons", [])) or [f"{sys.version_info[0]}.{sys.version_info[1]}"],
         requirements=dict(data.get("requirements", {})),
+        matrix=matrix,
+        exclude=list(data.get("exclude", [])),
+        include=list(data.get("include", [])),
         show_commit_url=data.get("show_commit_url", ""),
         default_timeout=float(data.get("default_timeout", DEFAULT_TIMEOUT)),
         wheel_cache_size=int(data.get("wheel_cache_size", 50)),
@@ -214,5 +317,9 @@ def _build(path: Path, data: dict[str, Any]) -> Config:
 
 
 def default_config(root: Path) -> Config:
-    """For `histbench dev` in a folder without a config: benchmarks/ next to the cwd."""
-    return _build((root / CONFIG_NAME).resolve(), {"project": root.resolve().name})
+    """For `histbench dev` in a folder without a config: benchmarks/ next to the cwd (and,
+    beside an asv.conf.json, histbench's folders kept out of asv's defaults)."""
+    data: dict[str, Any] = {"project": root.resolve().name}
+    if (root / asv_conf.ASV_CONF_NAME).is_file():
+        data.update(asv_conf.OWN_DIRS_BESIDE_ASV)
+    return _build((root / CONFIG_NAME).resolve(), data)

@@ -105,6 +105,7 @@ def _describe(module_name: str, module, suffix: str, func, cls) -> dict:
         "higher_is_better": bool(_suite.lookup("higher_is_better", func, cls, module, False)),
         "code": code,
         "rounds": int(rounds),
+        "measure": _measure_attr(func, cls, module),
         "setup_cache_key": None,
         "setup_cache_timeout": None,
     }
@@ -118,6 +119,13 @@ def _describe(module_name: str, module, suffix: str, func, cls) -> dict:
         info["setup_cache_key"] = f"{module_name}:{owner}:{_lineno(setup_cache)}"
         info["setup_cache_timeout"] = getattr(setup_cache, "timeout", None)
     return info
+
+
+def _measure_attr(func, cls, module):
+    """histbench's ``measure`` attribute ("time" or "instructions"), or None; anything
+    else is reported by the parent, which knows the modes."""
+    value = _suite.lookup("measure", func, cls, module)
+    return None if value is None else str(value)
 
 
 def _asv_code_and_version(kind: str, attr_name: str, func, cls, module) -> tuple[str, str]:

@@ -97,7 +97,7 @@ class EnvRun:
             build=prepared.build, results=found,
             errors=[vars(e) for e in self.suite.errors] if self.suite else [],
             complete=complete, packages=self.builder.packages.get(prepared.info.hash, {}),
-            suite=self.suite_names)
+            suite=self.suite_names, env_vars=dict(env.env_vars))
         return results.save(run, self.config.results_dir)
 
     def finish(self, prepared: Prepared, started: float, found: list[BenchmarkResult]) -> None:

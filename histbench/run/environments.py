@@ -1,10 +1,15 @@
 """Isolated environments: one virtualenv per (python, requirements), created once and kept
 under ``env_dir``, shared by every commit (each commit's build goes beside it, on the
 workers' PYTHONPATH: run/wheels.py), and what each one has installed.
+
+An environment of asv's matrix may also set environment variables: they are part of its
+name (results of ``OMP_NUM_THREADS=1`` and ``=4`` are two series), not of its folder (the
+virtualenv does not depend on them, so environments differing only in them share one).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -67,17 +72,33 @@ class Environment:
     version: str
     kind: str = "virtualenv"
     requirements: dict[str, str] = field(default_factory=dict)
+    # the matrix's variables: all of them for the benchmarks, the build ones (asv's "env",
+    # not "env_nobuild") also for building and installing
+    env_vars: dict[str, str] = field(default_factory=dict)
+    build_env_vars: dict[str, str] = field(default_factory=dict)
+    conf_dir: Path | None = None  # the config's folder: {conf_dir}, relative in-dir=
 
     @property
     def python(self) -> str:
         return str(self.path / ("Scripts" if os.name == "nt" else "bin") / "python")
 
-    def worker_env(self, install_dir: Path | None) -> dict[str, str]:
-        """Process environment for workers: the env's interpreter first, and the commit's
-        unpacked wheel ahead of everything, never the user's PYTHONPATH (which could
-        point at the working tree)."""
+    @property
+    def build_key(self) -> str:
+        """What a commit's build depends on besides the commit: the python, and the build
+        variables when there are any (the wheel cache keeps each apart)."""
+        if not self.build_env_vars:
+            return f"py{self.version}"
+        blob = json.dumps(sorted(self.build_env_vars.items()))
+        return f"py{self.version}-{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
+
+    def worker_env(self, install_dir: Path | None, *, build: bool = False) -> dict[str, str]:
+        """Process environment for workers (``build``: for build and install commands): the
+        env's interpreter first, its matrix variables, and the commit's unpacked wheel ahead
+        of everything, never the user's PYTHONPATH (which could point at the working
+        tree)."""
         env = {k: v for k, v in os.environ.items()
                if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")}
+        env.update(self.build_env_vars if build else self.env_vars)
         env["VIRTUAL_ENV"] = str(self.path)
         env["PATH"] = str(Path(self.python).parent) + os.pathsep + env.get("PATH", "")
         if install_dir is not None:
@@ -113,12 +134,57 @@ def unpacked_distributions(install_dir: Path | None) -> dict[str, str]:
     return found
 
 
-def env_name(kind: str, version: str, requirements: dict[str, str]) -> str:
-    """asv-like names: ``virtualenv-py3.11`` plus the requirements when there are any."""
+def env_name(kind: str, version: str, requirements: dict[str, str],
+             env_vars: dict[str, str] | None = None) -> str:
+    """asv-like names: ``virtualenv-py3.11`` plus the requirements when there are any, then
+    the matrix's variables (``-OMP_NUM_THREADS1``); a value that loses characters to the
+    file name gets a short hash of itself, so two values never share a name."""
     name = f"{kind}-py{version}"
     for pkg, spec in sorted(requirements.items()):
-        name += f"-{pkg}{re.sub(r'[^A-Za-z0-9.]+', '', spec)}"
+        name += f"-{pkg}{re.sub(r'[^A-Za-z0-9.]+', '', _spec_tag(spec))}"
+    for var, value in sorted((env_vars or {}).items()):
+        tag = re.sub(r"[^A-Za-z0-9._]+", "", value)
+        if tag != value:
+            tag += "~" + hashlib.sha256(value.encode()).hexdigest()[:6]
+        name += f"-{var}{tag}"
     return name
+
+
+def _spec_tag(spec: str) -> str:
+    """A direct reference (``@ URL``) is named by its wheel's version, or its file name."""
+    if not spec.lstrip().startswith("@"):
+        return spec
+    base = spec.rstrip("/").rsplit("/", 1)[-1]
+    parts = base.split("-")
+    return parts[1] if base.endswith(".whl") and len(parts) >= 5 else base
+
+
+def distinct(envs: list[Environment]) -> list[Environment]:
+    """Each environment once; two different ones that came out with the same name (specs
+    that differ only in characters a name drops, ``<2`` and ``>=2``) each get a short hash
+    of what they are, in their name and, when their packages differ, their folder."""
+    def short(text: str) -> str:
+        return hashlib.sha256(text.encode()).hexdigest()[:6]
+
+    def packages(env: Environment) -> str:
+        return json.dumps([env.base_python, sorted(env.requirements.items())])
+
+    def what(env: Environment) -> str:
+        return json.dumps([packages(env), sorted(env.env_vars.items()),
+                           sorted(env.build_env_vars.items())])
+
+    unique = list({what(e): e for e in envs}.values())
+    folders: dict[Path, set[str]] = {}
+    names: dict[str, int] = {}
+    for env in unique:
+        folders.setdefault(env.path, set()).add(packages(env))
+        names[env.name] = names.get(env.name, 0) + 1
+    for env in unique:
+        if len(folders[env.path]) > 1:
+            env.path = env.path.with_name(f"{env.path.name}-{short(packages(env))}")
+        if names[env.name] > 1:
+            env.name += "-" + short(what(env))
+    return unique
 
 
 def uv_available() -> bool:
@@ -138,15 +204,22 @@ class EnvManager:
 
     # -- environments ---------------------------------------------------------------------
 
-    def environment(self, python_spec: str, requirements: dict[str, str]) -> Environment:
+    def environment(self, python_spec: str, requirements: dict[str, str], *,
+                    env_vars: dict[str, str] | None = None,
+                    build_env_vars: dict[str, str] | None = None,
+                    conf_dir: Path | None = None) -> Environment:
         base = find_python(python_spec)
         version = python_version(base)
-        name = env_name(self.kind, version, requirements)
-        return Environment(name=name, path=self.env_dir / "envs" / name, base_python=base,
-                           version=version, kind=self.kind, requirements=requirements)
+        folder = env_name(self.kind, version, requirements)
+        return Environment(name=env_name(self.kind, version, requirements, env_vars),
+                           path=self.env_dir / "envs" / folder, base_python=base,
+                           version=version, kind=self.kind, requirements=requirements,
+                           env_vars=dict(env_vars or {}),
+                           build_env_vars=dict(build_env_vars or {}), conf_dir=conf_dir)
 
     def lock_path(self, env: Environment) -> Path:
-        return lock_dir(self.env_dir) / f"env-{env.name}.lock"
+        """The env's folder's lock (environments differing only in variables share it)."""
+        return lock_dir(self.env_dir) / f"env-{env.path.name}.lock"
 
     def create(self, env: Environment) -> None:
         """Create the env once. Runs sharing ``env_dir`` wait for each other here, and a

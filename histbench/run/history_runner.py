@@ -23,7 +23,7 @@ from histbench.run.calibration import Calibration
 from histbench.run.commit_build import CommitBuilder
 from histbench.run.commit_plan import RunOptions, plan_commits
 from histbench.run.env_run import EnvRun, RunReport
-from histbench.run.environments import Environment, EnvManager
+from histbench.run.environments import Environment, EnvManager, distinct
 from histbench.run.progress import Progress
 from histbench.run.rounds import QuietLevel, Settings
 from histbench.run.schedules import Interleaved, Schedule, Sequential
@@ -85,8 +85,27 @@ class Runner:
             else Sequential()
 
     def environments(self) -> list[Environment]:
-        pythons = [self.options.python] if self.options.python else self.config.pythons
-        return [self.manager.environment(p, self.config.requirements) for p in pythons]
+        """One per python and combination of asv's matrix (less what ``exclude`` rules out,
+        plus each ``include``): the matrix's requirements over ``requirements`` (null: not
+        installed), its variables set for the workers. With --python, that python's only."""
+        wanted = self.options.python
+        envs = []
+        for combo in self.config.combinations([wanted] if wanted else None):
+            if wanted and combo.python != wanted:
+                continue  # an include for another python
+            requirements = dict(self.config.requirements)
+            for package, spec in combo.requirements:
+                if spec is None:
+                    requirements.pop(package, None)
+                else:
+                    requirements[package] = spec
+            envs.append(self.manager.environment(
+                combo.python, requirements, env_vars=dict(combo.env_vars),
+                build_env_vars=dict(combo.build_env_vars), conf_dir=self.config.root))
+        if not envs:
+            raise HistbenchError(f"{self.config.path}: the matrix leaves no environment to "
+                                 "measure in (every combination excluded)")
+        return distinct(envs)
 
     def plan(self, env: Environment, machine_name: str) -> tuple[list[CommitInfo], int]:
         plan = plan_commits(self.config, self.options, env.name, machine_name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from histbench.core.modes import MeasureMode, effective_mode
 from histbench.measure import disturbance
 from histbench.measure.worker_spec import GaugeConfig, RunConfig
 from histbench.run.suite import BenchmarkSpec
@@ -31,6 +32,12 @@ class Settings:
     # up to disturbance_wait seconds a round (disturbance.py); False counts every sample.
     reject_disturbed: bool = True
     disturbance_wait: float | None = None
+    measure: str | None = None  # --measure: overrides the suite's and the config's
+    default_measure: str | None = None  # the config's ``measure`` key
+
+    def mode_for(self, bench: BenchmarkSpec) -> MeasureMode:
+        """What ``bench`` is measured in (core/modes.py: command line, suite, config)."""
+        return effective_mode(self.measure, bench.measure, self.default_measure, bench.kind)
 
     @classmethod
     def quick(cls) -> Settings:

@@ -49,6 +49,7 @@ class BenchmarkSpec:
     setup_cache_key: str | None = None
     setup_cache_timeout: float | None = None
     selected: list[int] | None = None  # the parameter sets -b chose; None: every one
+    measure: str | None = None  # the suite's ``measure`` attribute (core/modes.py)
 
     def param_sets(self) -> list[dict[str, str]]:
         """Every combination, in itertools.product order (the index the worker expects)."""

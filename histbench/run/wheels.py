@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import shlex
 import shutil
 import time
@@ -50,10 +51,10 @@ class CommitWheels:
         self.cache_size = cache_size
 
     def wheel_dir(self, env: Environment, sha: str) -> Path:
-        return self.env_dir / "wheels" / f"py{env.version}" / sha
+        return self.env_dir / "wheels" / env.build_key / sha
 
     def install_dir(self, env: Environment, sha: str) -> Path:
-        return self.env_dir / "installs" / f"py{env.version}" / sha
+        return self.env_dir / "installs" / env.build_key / sha
 
     def commit_lock(self, env: Environment, sha: str):
         """Held while a commit is looked up, built and unpacked: runs sharing the cache
@@ -62,10 +63,10 @@ class CommitWheels:
 
     def in_use_path(self, env: Environment, sha: str) -> Path:
         """Held shared while measuring with the commit's install: no run evicts it."""
-        return in_use_lock_path(self.env_dir, f"py{env.version}/{sha}")
+        return in_use_lock_path(self.env_dir, f"{env.build_key}/{sha}")
 
     def _lock_path(self, env: Environment, sha: str) -> Path:
-        return bucket_lock_path(self.env_dir, f"py{env.version}/{sha}")
+        return bucket_lock_path(self.env_dir, f"{env.build_key}/{sha}")
 
     def cached_wheel(self, env: Environment, sha: str) -> Path | None:
         """The commit's cached wheel if it is sound (call under ``commit_lock``); a damaged
@@ -114,27 +115,57 @@ class CommitWheels:
         self.envs.ensure_packages(env, requires, what="build requirements")
         proc = reaper.run_kept([env.python, str(BUILD_SCRIPT), str(build_dir), str(wheel_dir),
                                 backend, *backend_path], capture_output=True, text=True,
-                               cwd=build_dir, env=env.worker_env(None))
+                               cwd=build_dir, env=env.worker_env(None, build=True))
         if proc.returncode != 0:
             log = (proc.stdout + proc.stderr)[-LOG_TAIL:]
             raise BuildError(f"build failed: {last_line(proc.stderr or proc.stdout)}", log)
 
     def _run_templates(self, commands: list[str], env: Environment, build_dir: Path,
                        wheel_dir: Path, sha: str, wheel_file: Path | None) -> None:
+        """Run build or install commands the way asv runs them: split as a POSIX shell
+        would (shlex) but run without one (no ``cd``, globs or ``$VAR`` expansion), after
+        the placeholders are filled, histbench's names and asv's; leading ``VAR=value``
+        words set variables for that command, ``in-dir=PATH`` its folder (relative to the
+        config's, where asv runs; default the build folder), ``return-code=0,1`` or
+        ``=any`` the exit codes that mean success. The env's interpreter comes first on
+        PATH, with the matrix's build variables and asv's ``ASV_*`` ones. Before build
+        commands the commit's build requirements (and ``build``, for ``python -m build``)
+        are installed in the env, as asv does, so builds without isolation work."""
         values = {"build_dir": str(build_dir), "env_dir": str(env.path),
-                  "wheel_dir": str(wheel_dir), "python": env.python, "commit": sha,
-                  "wheel_file": str(wheel_file or "")}
+                  "wheel_dir": str(wheel_dir), "build_cache_dir": str(wheel_dir),
+                  "python": env.python, "commit": sha, "wheel_file": str(wheel_file or ""),
+                  "project": self.envs.project, "env_name": env.name, "env_type": env.kind,
+                  "conf_dir": str(env.conf_dir or build_dir)}
+        if wheel_file is None:
+            self._build_tools(env, build_dir, commands)
+        base = {**env.worker_env(None, build=True), "ASV": "true",
+                **{f"ASV_{key.upper()}": values[key] for key in (
+                    "project", "conf_dir", "env_name", "env_dir", "env_type", "commit",
+                    "build_dir", "build_cache_dir")}}
         for template in commands:
+            cmd, extra, codes, in_dir = parse_template(template, values)
+            cwd = build_dir if in_dir is None else Path(values["conf_dir"]) / in_dir
             try:
-                cmd = [part.format(**values) for part in shlex.split(template)]
-            except (KeyError, IndexError, ValueError) as exc:
-                raise HistbenchError(f"command {template!r}: bad placeholder {exc}") from None
-            proc = reaper.run_kept(cmd, cwd=build_dir, capture_output=True, text=True,
-                                   env=env.worker_env(None))
-            if proc.returncode != 0:
+                proc = reaper.run_kept(cmd, cwd=cwd, capture_output=True, text=True,
+                                       env={**base, **extra})
+            except OSError as exc:  # no such program, or in-dir folder
+                raise BuildError(f"{cmd[0]}: cannot run ({exc.strerror or exc})",
+                                 str(exc)) from None
+            if codes is not None and proc.returncode not in codes:
                 log = (proc.stdout + proc.stderr)[-LOG_TAIL:]
                 raise BuildError(f"{cmd[0]} failed: {last_line(proc.stderr or proc.stdout)}",
                                  log)
+
+    def _build_tools(self, env: Environment, build_dir: Path, commands: list[str]) -> None:
+        tools = ["build"] if any(re.search(r"(^|\s)-m\s*build(\s|$)", c)
+                                 for c in commands) else []
+        if (build_dir / "pyproject.toml").exists():
+            try:
+                tools += read_build_system(build_dir)[2]
+            except BuildError:
+                pass  # the commands meet the broken file themselves
+        if tools:
+            self.envs.ensure_packages(env, tools, what="build requirements")
 
     def _evict(self, env: Environment, keep: str) -> None:
         """Keep the ``cache_size`` most recently used builds (and their unpacked installs);
@@ -144,7 +175,7 @@ class CommitWheels:
         builds = sorted((d for d in root.glob("py*/*") if d.is_dir()
                          and not d.name.endswith(".tmp")), key=lambda d: d.stat().st_mtime)
         for old in builds[:max(0, len(builds) - self.cache_size)]:
-            if old.name == keep and old.parent.name == f"py{env.version}":
+            if old.name == keep and old.parent.name == env.build_key:
                 continue
             key = f"{old.parent.name}/{old.name}"
             with try_exclusive(bucket_lock_path(self.env_dir, key)) as building, \
@@ -165,6 +196,46 @@ class CommitWheels:
         if not (target / ".complete").exists() or not install_matches(wheel, target):
             unpack_wheel(wheel, target)
         return target
+
+
+def parse_template(template: str, values: dict[str, str]
+                   ) -> tuple[list[str], dict[str, str], set[int] | None, str | None]:
+    """(argv, variables, exit codes meaning success or None for any, in-dir or None) of a
+    command template, as asv reads one: the words are split and filled first, then leading
+    ``VAR=value``, ``return-code=`` and ``in-dir=`` words are taken off, in any order."""
+    try:
+        words = [part.format(**values) for part in shlex.split(template)]
+    except (KeyError, IndexError, ValueError) as exc:
+        raise HistbenchError(f"command {template!r}: bad placeholder {exc}") from None
+    variables: dict[str, str] = {}
+    codes: set[int] | None = {0}
+    in_dir: str | None = None
+    seen: set[str] = set()
+    while words:
+        word = words[0]
+        assignment = re.match(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)\Z", word, re.S)
+        if assignment:
+            variables[assignment.group(1)] = assignment.group(2)
+        elif word.startswith(("return-code=", "in-dir=")):
+            prefix, value = word.split("=", 1)
+            if prefix in seen:
+                raise HistbenchError(f"command {template!r}: {prefix}= given twice")
+            seen.add(prefix)
+            if prefix == "in-dir":
+                in_dir = value
+            elif value == "any":
+                codes = None
+            elif re.fullmatch(r"[0-9]+(,[0-9]+)*", value):
+                codes = {int(v) for v in value.split(",")}
+            else:
+                raise HistbenchError(f"command {template!r}: bad {word!r} "
+                                     "(return-code=any or =0,1,...)")
+        else:
+            break
+        words = words[1:]
+    if not words:
+        raise HistbenchError(f"command {template!r}: nothing to run after its prefixes")
+    return words, variables, codes, in_dir
 
 
 def read_build_system(build_dir: Path) -> tuple[str, list[str], list[str]]:

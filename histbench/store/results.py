@@ -240,6 +240,7 @@ class RunResults:
     # every benchmark the suite had when this commit was measured, -b or not: a benchmark
     # in it without a result was left out, not removed; empty where unknown (older files)
     suite: list[str] = field(default_factory=list)
+    env_vars: dict[str, str] = field(default_factory=dict)  # the matrix's, as asv records
 
     @property
     def build_failed(self) -> bool:
@@ -267,6 +268,7 @@ class RunResults:
             "complete": self.complete,
             "packages": self.packages,
             "suite": self.suite,
+            "env_vars": self.env_vars,
         }
 
     @classmethod
@@ -288,12 +290,20 @@ class RunResults:
             complete=data.get("complete", True),
             packages=data.get("packages", {}),
             suite=_names(data.get("suite", [])),
+            env_vars=_strings(data.get("env_vars", {})),
         )
 
 
 def _errors(value: Any) -> list[dict[str, Any]]:
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
         raise ValueError("errors must be a list of objects")
+    return value
+
+
+def _strings(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                              for k, v in value.items()):
+        raise ValueError("env_vars must be an object of strings")
     return value
 
 
