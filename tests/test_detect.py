@@ -376,10 +376,10 @@ def test_one_sample_per_commit_is_not_taken_as_deterministic():
     assert [s.index for s in detect_steps([[1.0, 1.0], [1.0, 1.0], [1.3, 1.3]])] == [2]
 
 
-levels = st.floats(min_value=-1e12, max_value=1e12, allow_nan=False)
+step_levels = st.floats(min_value=-1e12, max_value=1e12, allow_nan=False)
 
 
-@given(levels, levels, levels, st.booleans())
+@given(step_levels, step_levels, step_levels, st.booleans())
 def test_changes_read_steps_of_any_sign_the_right_way(before, after, final, higher):
     """A step's direction, open or fixed, and ratio hold whatever the signs of its levels:
     -10 to -20 is a fall (an improvement of a time-like value), not a 2x regression."""

@@ -67,8 +67,9 @@ class _Evidence:
     commits together, because a machine that drifts between batches (thermal state, a
     neighbour's load) would otherwise decide the comparison."""
 
-    def __init__(self, measure: Measure, earlier: list[dict[str, Groups]] | None = None):
-        self.measure = measure
+    def __init__(self, measure: Measure, earlier: list[dict[str, Groups]] | None = None,
+                 noise_floor: float = 0.0):
+        self.measure, self.noise_floor = measure, noise_floor
         self.batches: list[dict[str, Groups]] = list(earlier or [])
         self.seen: set[str] = set()
 
@@ -91,18 +92,18 @@ class _Evidence:
 
     def compare(self, a: CommitInfo, b: CommitInfo, alpha: float) -> Comparison:
         ga, gb = self.together(a, b)
-        return compare(ga, gb, alpha=alpha)
+        return compare(ga, gb, alpha=alpha, noise_floor=self.noise_floor)
 
 
 def bisect(commits: list[CommitInfo], measure: Measure, *, alpha: float = 0.05,
-           max_extra: int = 2, earlier: list[dict[str, Groups]] | None = None
-           ) -> BisectResult:
+           max_extra: int = 2, earlier: list[dict[str, Groups]] | None = None,
+           noise_floor: float = 0.0) -> BisectResult:
     """``commits``: good first, bad last, first-parent order. ``measure(list)`` measures
     the commits together and returns new per-process samples for each; ``earlier``:
     batches measured before (``earlier_batches``), added to the evidence."""
     if len(commits) < 2:
         raise HistbenchError("bisect needs a good and a bad commit with history between")
-    evidence = _Evidence(measure, earlier)
+    evidence = _Evidence(measure, earlier, noise_floor)
     good, bad = 0, len(commits) - 1
     ends = None
     for _ in range(max_extra + 1):

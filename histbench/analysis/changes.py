@@ -15,6 +15,7 @@ from histbench.analysis.run_diff import Verdict
 from histbench.analysis.series import History, Series, worse_direction
 from histbench.analysis.steps import Step, detect_steps
 from histbench.core.formatting import ratio_of
+from histbench.core.modes import count_floor
 from histbench.store.results import CommitInfo
 
 
@@ -47,7 +48,8 @@ class Change:
 
 def series_changes(series: Series, commits: list[CommitInfo], *, alpha: float = 0.05,
                    min_change: float = 0.0) -> list[Change]:
-    steps = detect_steps(series.samples(), alpha=alpha, min_change=min_change)
+    steps = detect_steps(series.samples(), alpha=alpha, min_change=min_change,
+                         noise_floor=count_floor(series.kind))
     return changes_from_steps(series, steps, commits)
 
 

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable
 
 from histbench.core.errors import HistbenchError
+from histbench.core.modes import benchmark_of
 from histbench.store.results import label_of
 
 Key = tuple[str, tuple[tuple[str, str], ...]]  # (name, params as items), as results key
@@ -107,5 +108,6 @@ def name_regex(key: Key) -> str:
     """A ``-b`` regex that runs exactly this series: the runner matches ``-b`` as asv does,
     against ``name(v1, v2)`` for a parameterised benchmark (run/suite.call_labels)."""
     name, params = key
+    name = benchmark_of(name)[0]  # a count series is measured by running its benchmark
     label = f"{name}({', '.join(v for _, v in params)})" if params else name
     return f"^{re.escape(label)}$"

@@ -7,6 +7,7 @@ from typing import Any
 
 from histbench.analysis.series import worse_direction, worse_factor
 from histbench.analysis.two_sample import Comparison, compare
+from histbench.core.modes import count_floor
 from histbench.store.results import BenchmarkResult, RunResults, label_of
 from histbench.store.statuses import Status, TextEnum
 
@@ -96,7 +97,8 @@ def compare_runs(a: RunResults, b: RunResults, *, alpha: float = 0.05,
         if ra is not None and rb is not None and ra.version == rb.version \
                 and ra.status == rb.status == Status.OK:
             comparison = compare(ra.process_samples, rb.process_samples, alpha=alpha,
-                                 method=method, by_process=ra.imported or rb.imported)
+                                 method=method, by_process=ra.imported or rb.imported,
+                                 noise_floor=count_floor(rb.kind))
         found = _judge(ra, rb, comparison, factor)
         if found in (Verdict.NEW, Verdict.GONE) and _left_out(ref.name, b if rb is None else a):
             found = Verdict.NOT_RUN

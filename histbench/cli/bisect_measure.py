@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from histbench.core.config import Config
 from histbench.core.errors import HistbenchError
+from histbench.core.modes import benchmark_of, count_floor
 from histbench.store.statuses import Status
 
 if TYPE_CHECKING:
@@ -29,9 +30,9 @@ class SeriesMeasurer:
     produced."""
 
     def __init__(self, config: Config, bench: str | None, target: Key | None,
-                 machine: str | None, rounds: int | None):
+                 machine: str | None, rounds: int | None, measure: str | None = None):
         self.config, self.bench, self.target = config, bench, target
-        self.machine, self.rounds = machine, rounds
+        self.machine, self.rounds, self.measure = machine, rounds, measure
         self.batches = 0
 
     def measure(self, batch: list[CommitInfo]) -> dict[str, list[list[float]]]:
@@ -41,9 +42,11 @@ class SeriesMeasurer:
         from histbench.store import results
 
         pattern = name_regex(self.target) if self.target else self._name_pattern()
+        measure = self.measure or ("instructions" if self.target and
+                                   benchmark_of(self.target[0])[1] else None)
         options = RunOptions(range_spec="", commits=[c.hash for c in batch], bench=[pattern],
                              machine=self.machine, interleave=True,
-                             settings=Settings(rounds=self.rounds))
+                             settings=Settings(rounds=self.rounds, measure=measure))
         runner = Runner(self.config, options, progress_stream=_Quiet())
         report = runner.run()
         self.batches += 1
@@ -60,6 +63,14 @@ class SeriesMeasurer:
         medians = ", ".join(f"{c.short} {_median_of(out.get(c.hash, []))}" for c in batch)
         print(f"batch {self.batches}: {medians}", file=sys.stderr)
         return out
+
+    @property
+    def noise_floor(self) -> float:
+        """Counts repeat almost exactly: their comparisons need the floor (core/modes)."""
+        kind = benchmark_of(self.target[0])[1] if self.target else None
+        if kind is None and self.measure == "instructions":
+            kind = "instructions"
+        return count_floor(kind or "")
 
     def _name_pattern(self) -> str:
         from histbench.analysis.name_match import split_call

@@ -98,6 +98,15 @@ def add_sampling(parser: argparse.ArgumentParser, keep_disturbed_help: str) -> N
     parser.add_argument("--keep-disturbed", action="store_true", help=keep_disturbed_help)
 
 
+def add_measure(parser: argparse.ArgumentParser) -> None:
+    """What time_ samples count, over the suite's and the config's choice."""
+    from histbench.core.modes import MODES
+
+    parser.add_argument("--measure", choices=MODES, default=None,
+                        help="what time_ benchmarks count: wall time or instructions under "
+                        "Valgrind (default: the benchmark's `measure`, else the config's)")
+
+
 def add_format(parser: argparse.ArgumentParser, *choices: str) -> None:
     """Output formats; the first is the default."""
     parser.add_argument("--format", choices=list(choices), default=choices[0])

@@ -20,6 +20,7 @@ from typing import Any
 from histbench.core import asv_conf
 from histbench.core.errors import HistbenchError
 from histbench.core.files import read_json
+from histbench.core.modes import MODES
 
 CONFIG_NAME = "histbench.json"
 DEFAULT_TIMEOUT = 60.0  # seconds a parameter set may run before its worker is killed
@@ -55,6 +56,7 @@ class Config:
     thresholds: dict[str, float] = field(default_factory=dict)
     watts_per_core: float = 10.0
     powercap_root: str = "/sys/class/powercap"
+    measure: str = "time"  # what time_ samples count (core/modes.py)
 
     @property
     def energy(self) -> dict[str, object]:
@@ -96,6 +98,7 @@ _SCHEMA: dict[str, tuple[tuple[type, ...], str]] = {
     "html_dir": ((str,), "a string"),
     "env_dir": ((str,), "a string"),
     "environment_type": ((str,), "a string"),
+    "measure": ((str,), "a string"),
     "build_command": ((list, str), "a list of strings or a string"),
     "install_command": ((list, str), "a list of strings or a string"),
     "uninstall_command": ((list, str), "a list of strings or a string"),
@@ -261,6 +264,8 @@ def _build(path: Path, data: dict[str, Any]) -> Config:
         except re.error as exc:
             raise fail("thresholds", f"entry '{pattern}' is not a valid regex ({exc})") from None
         thresholds[pattern] = float(value)
+    if data.get("measure", "time") not in MODES:
+        raise fail("measure", f"must be one of {', '.join(MODES)}")
     if data.get("environment_type", "virtualenv") not in _ENVIRONMENT_TYPES:
         raise fail("environment_type", f"must be one of {', '.join(_ENVIRONMENT_TYPES)}")
     for key, default in (("default_timeout", DEFAULT_TIMEOUT), ("watts_per_core", 10)):
@@ -313,6 +318,7 @@ def _build(path: Path, data: dict[str, Any]) -> Config:
         thresholds=thresholds,
         watts_per_core=float(data.get("watts_per_core", 10.0)),
         powercap_root=data.get("powercap_root", "/sys/class/powercap"),
+        measure=data.get("measure", "time"),
     )
 
 

@@ -66,6 +66,8 @@ class Runner:
         self.options = options
         self.stream = progress_stream
         self.settings = Settings.quick() if options.quick else options.settings
+        self.settings.measure = options.settings.measure
+        self.settings.default_measure = config.measure
         if self.settings.energy is None:
             self.settings.energy = config.energy
         if not config.reject_disturbed:

@@ -23,6 +23,7 @@ import numpy as np
 from histbench.analysis.changes import Change, changes_from_steps
 from histbench.analysis.series import PointStatus, SeriesInfo, order_commits
 from histbench.analysis.steps import Step, detect_steps
+from histbench.core.modes import count_floor
 from histbench.core.parallel import fork_map
 from histbench.site.cache_files import read_cache, write_cache
 from histbench.store import results
@@ -275,8 +276,9 @@ def _share(run: Condensed, shared: dict[tuple, list]) -> Condensed:
     return run
 
 
-def _samples_key(samples: list[np.ndarray], alpha: float, min_change: float) -> str:
-    h = hashlib.sha256(repr((alpha, min_change, [len(x) for x in samples])).encode())
+def _samples_key(samples: list[np.ndarray], alpha: float, min_change: float,
+                 floor: float = 0.0) -> str:
+    h = hashlib.sha256(repr((alpha, min_change, floor, [len(x) for x in samples])).encode())
     h.update(np.concatenate(samples).tobytes() if samples else b"")
     return h.hexdigest()
 
@@ -293,9 +295,11 @@ class StepCache:
                ) -> tuple[str, list[Step]]:
         """The steps of one series (detected now if not cached) and their cache key."""
         samples = series.samples()
-        key = _samples_key(samples, alpha, min_change)
+        floor = count_floor(series.kind)
+        key = _samples_key(samples, alpha, min_change, floor)
         if key not in self.entries:
-            self.entries[key] = detect_steps(samples, alpha=alpha, min_change=min_change)
+            self.entries[key] = detect_steps(samples, alpha=alpha, min_change=min_change,
+                                             noise_floor=floor)
         self.used[key] = self.entries[key]
         return key, self.entries[key]
 

@@ -21,20 +21,25 @@ RESCALE = 1.1  # a history whose residual variance is this much above the estima
 
 
 def detect_steps(series: Sequence[Sequence[float]], *, alpha: float = 0.05,
-                 min_change: float = 0.0) -> list[Step]:
+                 min_change: float = 0.0, noise_floor: float = 0.0) -> list[Step]:
     """Steps in a history of samples (one list per commit, empty = no data), oldest first.
 
     Steps with ``|ratio - 1| < min_change`` are left out of the result (they still count
-    as steps when the levels around other steps are estimated).
+    as steps when the levels around other steps are estimated). ``noise_floor``: the
+    smallest relative noise a commit's level is taken to have, for counts that repeat to
+    a few parts per million (core/modes.COUNT_FLOOR); it also bounds ``min_change``.
     """
     if not 0 < alpha < 1:
         raise HistbenchError(f"alpha must be between 0 and 1, not {alpha!r}")
     if not min_change >= 0:
         raise HistbenchError(f"min_change must be 0 or more, not {min_change!r}")
+    if not noise_floor >= 0:
+        raise HistbenchError(f"noise_floor must be 0 or more, not {noise_floor!r}")
+    min_change = max(min_change, noise_floor)
     exact = exact_steps(series, min_change)
     if exact is not None:
         return exact
-    levels = Levels.of(series)
+    levels = Levels.of(series, noise_floor)
     if levels is None or levels.y.size < 2 * MIN_SEGMENT:
         return []
     levels, found = _settle(levels, alpha)

@@ -33,8 +33,9 @@ class Levels:
     raw: np.ndarray  # the levels before lone commits were pulled back to their neighbours
 
     @classmethod
-    def of(cls, series: Sequence[Sequence[float]]) -> Levels | None:
-        """None when no commit has a finite sample."""
+    def of(cls, series: Sequence[Sequence[float]], noise_floor: float = 0.0) -> Levels | None:
+        """None when no commit has a finite sample. ``noise_floor``: relative, on the log
+        scale (detect_steps)."""
         flat, owner = _finite_samples(series)
         if flat.size == 0:
             return None
@@ -54,7 +55,7 @@ class Levels:
             top = float(np.max(np.abs(y)))
             if top > 0:
                 y, within, scale = y / top, within / top**2, scale * top
-        v, df = level_variances(y, kept, within)
+        v, df = level_variances(y, kept, within, noise_floor if log else 0.0)
         return cls(index=commits.index, y=_clip_spikes(y, v), v=v, df=df, log=log,
                    scale=scale, raw=y)
 

@@ -44,7 +44,8 @@ def noise_sd(d: np.ndarray) -> float:
     return max(mad, trimmed)
 
 
-def level_variances(y: np.ndarray, kept: np.ndarray, within: float) -> tuple[np.ndarray, float]:
+def level_variances(y: np.ndarray, kept: np.ndarray, within: float,
+                    noise_floor: float = 0.0) -> tuple[np.ndarray, float]:
     """Variance of each commit's level: jitter + within-commit variance / samples kept,
     scaled to the spread of the differences between neighbouring commits; and the degrees
     of freedom of that estimate."""
@@ -58,7 +59,7 @@ def level_variances(y: np.ndarray, kept: np.ndarray, within: float) -> tuple[np.
     if not np.all(rel > 0):
         rel = np.ones(n)
     scale = noise_sd(d / np.sqrt(rel[:-1] + rel[1:])) if n > 1 else 0.0
-    floor = ZERO_NOISE  # levels are logs, or scaled to at most 1 in size
+    floor = max(ZERO_NOISE, noise_floor)  # levels are logs, or scaled to at most 1 in size
     v = np.maximum(scale**2 * rel, floor**2)
     df = max(1.0, MAD_EFFICIENCY * (n - 1))
     return v, df

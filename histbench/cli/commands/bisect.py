@@ -37,6 +37,7 @@ class BisectCommand(Command):
         parser.add_argument("--alpha", type=options.probability, default=0.05)
         parser.add_argument("--rounds", type=options.positive_int, default=None,
                             help="processes per probe")
+        options.add_measure(parser)
         options.add_results_source(parser, env=False)
 
     def run(self, config: Config, args: argparse.Namespace) -> ExitCode:
@@ -60,9 +61,11 @@ class BisectCommand(Command):
         versions = _series_versions(config)
         if target is None and matching(args.bench, versions):
             target = pick_one(args.bench, versions)  # one, or the list of candidates to choose
-        measurer = SeriesMeasurer(config, args.bench, target, machine, args.rounds)
+        measurer = SeriesMeasurer(config, args.bench, target, machine, args.rounds,
+                                  args.measure)
         earlier = measurer.earlier(commits, versions) if target in versions else []
-        found = bisect(commits, measurer.measure, alpha=args.alpha, earlier=earlier)
+        found = bisect(commits, measurer.measure, alpha=args.alpha, earlier=earlier,
+                       noise_floor=measurer.noise_floor)
         _print_bisection(found, measurer, commits, earlier)
         return ExitCode.OK
 

@@ -28,6 +28,7 @@ class ContinuousCommand(Command):
         parser.add_argument("--summary", type=options.output_file,
                             help="write a Markdown summary here (CI job summary, PR)")
         options.add_significance(parser)
+        options.add_measure(parser)
         options.add_format(parser, "text", "json", "markdown")
         options.add_results_source(parser, env=False)
 
@@ -40,7 +41,8 @@ class ContinuousCommand(Command):
 
         run_options = RunOptions(range_spec="", commits=[args.base, args.head],
                                  bench=args.bench, machine=args.machine, interleave=True,
-                                 quick=args.quick, settings=Settings(rounds=args.rounds))
+                                 quick=args.quick,
+                                 settings=Settings(rounds=args.rounds, measure=args.measure))
         report = Runner(config, run_options, progress_stream=sys.stderr).run()
         if report.build_failures:
             raise HistbenchError("a commit failed to build; see its result file for the log")

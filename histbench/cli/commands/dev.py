@@ -39,6 +39,7 @@ class DevCommand(Command):
         parser.add_argument("--machine", type=options.machine_name,
                             help="machine name for --save (default: hostname)")
         options.add_sampling(parser, "count samples taken while the machine was disturbed")
+        options.add_measure(parser)
 
     def run(self, config: Config, args: argparse.Namespace) -> ExitCode:
         from histbench.run.rounds import ProcessEnv, Settings, run_suite
@@ -50,6 +51,7 @@ class DevCommand(Command):
             rounds=args.rounds, repeat=args.repeat,
             reject_disturbed=not args.keep_disturbed and config.reject_disturbed)
         settings.energy = config.energy
+        settings.measure, settings.default_measure = args.measure, config.measure
         penv = ProcessEnv(python=sys.executable, benchmark_dir=config.benchmark_dir)
         found = run_suite(penv, suite.benchmarks, settings,
                           progress=None if args.json else _progress(sys.stderr))

@@ -39,6 +39,7 @@ class RunCommand(Command):
         options.add_sampling(parser, "count samples taken while the machine was disturbed, and "
                                      "do not wait out bursts (the behaviour before disturbance "
                                      "checks)")
+        options.add_measure(parser)
 
     def run(self, config: Config, args: argparse.Namespace) -> ExitCode:
         from histbench.run.history_runner import Runner, RunOptions
@@ -49,7 +50,8 @@ class RunCommand(Command):
             python=args.python, dry_run=args.dry_run, shard=args.shard, steps=args.steps,
             skip_existing=args.skip_existing, interleave=args.interleave,
             settings=Settings(rounds=args.rounds, repeat=args.repeat,
-                              reject_disturbed=not args.keep_disturbed))
+                              reject_disturbed=not args.keep_disturbed,
+                              measure=args.measure))
         runner = Runner(config, run_options, progress_stream=sys.stderr)
         with _terminate_as_interrupt():
             report = runner.run()

@@ -13,6 +13,7 @@ from histbench.cli.loading import load_history, named_or_newest
 from histbench.core.config import Config
 from histbench.core.exit_codes import ExitCode
 from histbench.core.formatting import format_value, render_table
+from histbench.core.modes import count_floor
 from histbench.store.statuses import Status
 
 HEADER = ["benchmark", "median", "95% CI", "n", "sensitivity", "disturbed"]
@@ -35,7 +36,8 @@ class ShowCommand(Command):
         rows: list[list[str]] = []
         data: list[dict[str, Any]] = []
         for r in run.results:
-            mde = minimum_detectable_effect(r.process_samples, by_process=r.imported) \
+            mde = minimum_detectable_effect(r.process_samples, by_process=r.imported,
+                                            noise_floor=count_floor(r.kind)) \
                 if r.status == Status.OK else None
             data.append({**r.to_dict(), "minimum_detectable_effect": mde})
             if r.status != Status.OK or r.stats is None:

@@ -17,6 +17,7 @@ from histbench.analysis.series import PointStatus
 from histbench.analysis.steps import Step
 from histbench.core.config import Config
 from histbench.core.formatting import format_value
+from histbench.core.modes import benchmark_of
 from histbench.site.cache_files import read_cache, write_cache
 from histbench.site.commit_rows import page_slug
 from histbench.site.model import SeriesData, SiteData, StepCache, set_steps
@@ -113,7 +114,7 @@ class BenchmarkPages:
     def _write_page(self, writer: PageWriter, k: int, name: str, drawn: DrawnPages) -> None:
         site, members = self.sites[k], self.members[k][name]
         drawn.steps += self._find_steps(k, members)
-        meta = self.settings.info.get(name, {})
+        meta = self.settings.info.get(benchmark_of(name)[0], {})  # counts: their benchmark's
         rel = f"{site.slug}/b/{page_slug(name)}"
         if writer.fresh(rel, self._digest(k, members, meta)):
             return
