@@ -290,16 +290,6 @@ def test_output_paths_are_checked_before_anything_is_measured(tmp_path):
     assert proc.returncode == 2 and "is a folder" in proc.stderr
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders anyway")
-def test_a_read_only_results_folder_is_one_line(tmp_path):
-    (tmp_path / "benchmarks").mkdir()
-    (tmp_path / "benchmarks" / "b.py").write_text("def track_one():\n    return 1\n")
-    (tmp_path / "results").mkdir(mode=0o555)
-    proc = histbench("machine", "--machine", "box", cwd=tmp_path)
-    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
-    assert proc.stderr.count("\n") == 1 and "results" in proc.stderr
-
-
 WIPER = '''
 import os
 import shutil

@@ -23,19 +23,24 @@ DEADLINE = 30.0
 
 # Each child writes its pid beside its marker path, then sleeps: the spawner waits for the
 # file, so a child is known to be running before the benchmark goes on.
-SPAWNING_SUITE = '''
+# A child that writes its pid beside its marker path and sleeps, and a double-forking
+# daemon that starts one: what the suites below start.
+CHILDREN = '''
 import os, subprocess, sys, time
 
 OUT = {out!r}
 CHILD = ("import os, sys, time; p = sys.argv[1]; open(p + '.tmp', 'w').write(str(os.getpid()));"
          " os.replace(p + '.tmp', p); time.sleep(300)")
-DAEMON = ("import os, subprocess, sys\\n"
+DAEMON = ("import os, sys\\n"
           "if os.fork() == 0:\\n"
           "    os.setsid()\\n"
           "    if os.fork() == 0:\\n"
           "        os.execv(sys.executable, [sys.executable, '-c', sys.argv[1], sys.argv[2]])\\n"
           "    os._exit(0)\\n"
           "os.wait()\\n")
+'''
+
+SPAWNING_SUITE = CHILDREN + '''
 _count = [0]
 
 
@@ -227,19 +232,7 @@ def test_worker_dies_with_a_sigkilled_run(toy_repo, tmp_path):
 
 # Spawns a child in a session of its own and a double-forked daemon, then hangs: the
 # tree below a worker, or below a build, that histbench is SIGKILLed in the middle of.
-SPAWN_AND_HANG = '''
-import os, subprocess, sys, time
-
-OUT = {out!r}
-CHILD = ("import os, sys, time; p = sys.argv[1]; open(p + '.tmp', 'w').write(str(os.getpid()));"
-         " os.replace(p + '.tmp', p); time.sleep(300)")
-DAEMON = ("import os, sys\\n"
-          "if os.fork() == 0:\\n"
-          "    os.setsid()\\n"
-          "    if os.fork() == 0:\\n"
-          "        os.execv(sys.executable, [sys.executable, '-c', sys.argv[1], sys.argv[2]])\\n"
-          "    os._exit(0)\\n"
-          "os.wait()\\n")
+SPAWN_AND_HANG = CHILDREN + '''
 
 
 def _wait(path):

@@ -157,15 +157,48 @@ def _set(path: str, value):
     (_set("commit.subject", None), "must be strings"),
     (_set("commit.date", "yesterday"), "not a number"),
     (_set("commit.parents", "abc"), "list of hashes"),
+    (_set("commit.date", -1e18), "not a number of seconds"),
+    (_set("commit.date", 1e300), "not a number of seconds"),
+    (_set("results.0.params", ["1"]), "object of strings"),
+    (_set("results.0.params", {"n": 1}), "object of strings"),
+    (_set("results.0.kind", "banana"), "is not one of"),
+    (_set("results.0.higher_is_better", "false"), "true or false"),
+    (_set("results.0.number", -5), "positive integer"),
+    (_set("results.0.stats", [1]), "must be an object"),
+    (_set("results", {}), "must be a list"),
+    (_set("settings", [1]), "must be an object"),
+    (_set("build", ["ok"]), "must be an object"),
+    (_set("requirements", [1]), "must be an object"),
+    (_set("env_name", 3), "env_name must be a string"),
+    (_set("complete", "no"), "true or false"),
+    (lambda d: d["results"].append(dict(d["results"][0])), "in the file twice"),
 ])
 def test_result_files_with_wrong_shapes_name_themselves(tmp_path, mutate, words):
+    """Through the full loader and the site's fast path (site/model.condense_file) alike:
+    a damaged field is one line naming the file, never a traceback or a wrong figure."""
+    from histbench.site.model import condense_file
+
     path = tmp_path / "m" / "deadbeef-env.json"
     path.parent.mkdir()
     path.write_text(json.dumps(_file_with(mutate)))
-    with pytest.raises(HistbenchError) as info:
-        results.load(path)
-    assert str(path) in str(info.value) and words in str(info.value)
-    assert "\n" not in str(info.value)
+    for read in (results.load, condense_file):
+        with pytest.raises(HistbenchError) as info:
+            read(path)
+        assert str(path) in str(info.value) and words in str(info.value)
+        assert "\n" not in str(info.value)
+
+
+def test_a_result_file_that_is_a_fifo_or_huge_is_one_line_not_a_hang(tmp_path):
+    import os
+
+    from histbench.site.model import condense_file
+
+    fifo = tmp_path / "m" / "deadbeef-env.json"
+    fifo.parent.mkdir()
+    os.mkfifo(fifo)
+    for read in (results.load, condense_file):
+        with pytest.raises(HistbenchError, match="not a regular file"):
+            read(fifo)
 
 
 def test_lost_summary_and_huge_or_empty_samples(tmp_path):

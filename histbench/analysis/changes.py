@@ -13,6 +13,7 @@ from typing import Any
 
 from histbench.analysis.run_diff import Verdict
 from histbench.analysis.series import History, Series, worse_direction
+from histbench.analysis.shard_offsets import divided
 from histbench.analysis.steps import Step, detect_steps
 from histbench.core.formatting import ratio_of
 from histbench.core.modes import count_floor
@@ -47,9 +48,12 @@ class Change:
 
 
 def series_changes(series: Series, commits: list[CommitInfo], *, alpha: float = 0.05,
-                   min_change: float = 0.0) -> list[Change]:
-    steps = detect_steps(series.samples(), alpha=alpha, min_change=min_change,
-                         noise_floor=count_floor(series.kind))
+                   min_change: float = 0.0,
+                   factors: list[float] | None = None) -> list[Change]:
+    """``factors``: per commit, what its samples are divided by first (the runner offsets
+    of sharded runs: ``History.factors``)."""
+    steps = detect_steps(divided(series.samples(), factors), alpha=alpha,
+                         min_change=min_change, noise_floor=count_floor(series.kind))
     return changes_from_steps(series, steps, commits)
 
 
@@ -82,7 +86,8 @@ def find_changes(history: History, *, alpha: float = 0.05,
     found: list[Change] = []
     for series in history.series.values():
         found += series_changes(series, history.commits, alpha=alpha,
-                                min_change=threshold(series.name))
+                                min_change=threshold(series.name),
+                                factors=history.factors(series.key))
     order = {c.hash: i for i, c in enumerate(history.commits)}
     return sorted(found, key=lambda c: (not c.regression, -order[c.first_bad.hash],
                                         c.series.label))

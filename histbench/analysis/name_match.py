@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 from histbench.core.errors import HistbenchError
 from histbench.core.modes import benchmark_of
+from histbench.core.patterns import compile_pattern
 from histbench.store.results import label_of
 
 Key = tuple[str, tuple[tuple[str, str], ...]]  # (name, params as items), as results key
@@ -52,10 +53,7 @@ def _name_matches(pattern: str, names: set[str]) -> set[str]:
     exact = {n for n in names if n == pattern or n.endswith("." + pattern)}
     if exact:
         return exact
-    try:
-        compiled = re.compile(pattern)
-    except re.error as exc:
-        raise HistbenchError(f"-b {pattern!r}: not a valid regex ({exc})") from None
+    compiled = compile_pattern(pattern, "-b ")
     return {n for n in names if compiled.search(n)}
 
 

@@ -12,11 +12,16 @@ from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from histbench.core.errors import HistbenchError
 from histbench.store import results
 from histbench.store.results import BenchmarkResult, CommitInfo, RunResults, label_of
 from histbench.store.statuses import Status, TextEnum
+
+if TYPE_CHECKING:
+    from histbench.analysis.shard_offsets import ShardOffsets
+    from histbench.store.shards import ShardLabel
 
 Key = tuple[str, tuple[tuple[str, str], ...]]
 
@@ -84,6 +89,14 @@ class History:
     runs: dict[str, RunResults]
     series: dict[Key, Series]
     left_out: list[CommitInfo] = field(default_factory=list)  # not in the repository
+    # sharded runs (analysis/shard_offsets.py): each commit's shard, each shard's offsets
+    shards: list[ShardLabel | None] = field(default_factory=list)
+    offsets: ShardOffsets | None = None
+
+    def factors(self, key: Key) -> list[float] | None:
+        """Per commit, what step detection divides the series' samples by (the runner
+        offset of the commit's shard); None when nothing is divided."""
+        return self.offsets.factors(key, self.shards) if self.offsets else None
 
     def index_of(self, sha: str) -> int:
         for i, c in enumerate(self.commits):
@@ -133,7 +146,12 @@ def load_history(results_dir: Path, machine: str, *, env_name: str | None = None
     commits = order_commits(measured, order, known)
     placed = {c.hash for c in commits}
     left_out = [c for c in measured if c.hash not in placed]
-    return History(machine, env, commits, by_hash, build_series(commits, by_hash), left_out)
+    from histbench.analysis import shard_offsets  # scipy: only where a history is analysed
+
+    labels = shard_offsets.labels_of([by_hash[c.hash] for c in commits])
+    offsets = shard_offsets.load_offsets(results_dir, machine, env) if any(labels) else None
+    return History(machine, env, commits, by_hash, build_series(commits, by_hash), left_out,
+                   labels, offsets)
 
 
 def order_commits(commits: list[CommitInfo], order: list[str] | None,

@@ -49,6 +49,17 @@ def repo_view(config: Config) -> tuple[list[str] | None, frozenset[str] | None]:
     return branch_commits(repo, config.branches, missing_ok=True) or None, all_commits(repo)
 
 
+def check_output_outside_data(config: Config, path: Path, option: str) -> None:
+    """A report or summary written into the results, html or env folder would replace a
+    file histbench keeps there (a result file: every later command fails on it)."""
+    target = path.resolve()
+    for folder in (config.results_dir, config.html_dir, config.env_dir):
+        folder = Path(folder).resolve()
+        if target == folder or folder in target.parents:
+            raise HistbenchError(f"{option} {path}: inside {folder}, which histbench keeps "
+                                 "its own files in; write it elsewhere")
+
+
 def warn_left_out(left_out: list[CommitInfo]) -> None:
     """Results whose commit the repository does not have: said, since they are not shown."""
     if left_out:

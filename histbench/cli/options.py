@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -23,6 +24,22 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text} must be at least 1")
     return value
+
+
+def positive_int_upto(limit: int, what: str) -> Callable[[str], int]:
+    """A positive whole number no larger than ``limit``: a count of processes, samples or
+    workers past it does not finish (or forks the machine to a halt), so it is a typo."""
+    def parse(text: str) -> int:
+        value = positive_int(text)
+        if value > limit:
+            raise argparse.ArgumentTypeError(f"{text}: at most {limit} {what}")
+        return value
+    return parse
+
+
+MAX_ROUNDS = 1000  # processes per benchmark (also the suite's `rounds`: run/suite.py)
+MAX_REPEAT = 100_000  # samples per process
+MAX_JOBS = 256  # page-rendering processes
 
 
 def _finite(text: str) -> float:
@@ -91,9 +108,9 @@ def add_quick(parser: argparse.ArgumentParser, help: str | None = None) -> None:
 
 def add_sampling(parser: argparse.ArgumentParser, keep_disturbed_help: str) -> None:
     """How many processes and samples, and whether disturbed samples count."""
-    parser.add_argument("--rounds", type=positive_int,
+    parser.add_argument("--rounds", type=positive_int_upto(MAX_ROUNDS, "processes"),
                         help="processes per benchmark (overrides suite)")
-    parser.add_argument("--repeat", type=positive_int,
+    parser.add_argument("--repeat", type=positive_int_upto(MAX_REPEAT, "samples"),
                         help="samples per process (overrides suite)")
     parser.add_argument("--keep-disturbed", action="store_true", help=keep_disturbed_help)
 

@@ -21,6 +21,7 @@ from histbench.core import asv_conf
 from histbench.core.errors import HistbenchError
 from histbench.core.files import read_json
 from histbench.core.modes import MODES
+from histbench.core.patterns import compile_pattern
 
 CONFIG_NAME = "histbench.json"
 DEFAULT_TIMEOUT = 60.0  # seconds a parameter set may run before its worker is killed
@@ -191,7 +192,10 @@ def load_config(path: Path, *, notes=None) -> Config:
     histbench.json ``histbench init`` would write (a note saying so, and a warning line for
     what does not carry over, go to ``notes``: stderr by default). Either way, histbench's
     folders must stay clear of asv's when an asv.conf.json is there."""
-    path = Path(path).resolve()
+    try:
+        path = Path(path).resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop
+        raise HistbenchError(f"{path}: cannot read config ({exc})") from None
     say = notes or (lambda line: print(line, file=sys.stderr))
     if asv_conf.is_asv_conf(path):
         translation = asv_conf.translate(path)
@@ -231,6 +235,10 @@ def _build(path: Path, data: dict[str, Any]) -> Config:
     for key in ("branches", "pythons"):
         if not all(isinstance(v, str) for v in data.get(key, [])):
             raise fail(key, "must be a list of strings")
+    for branch in data.get("branches", []):
+        if not branch.strip() or branch.strip().startswith("-"):
+            raise fail("branches", f"entry {branch!r} is not a branch name (git would read a "
+                       "leading '-' as an option)")
     for key in _COMMAND_KEYS:
         value = data.get(key, [])
         if isinstance(value, list) and not all(isinstance(v, str) for v in value):
@@ -257,12 +265,13 @@ def _build(path: Path, data: dict[str, Any]) -> Config:
             raise fail("requirements", f"entry '{name}' must be a version-spec string")
     thresholds = {}
     for pattern, value in data.get("thresholds", {}).items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not _finite(value) or value < 0:
             raise fail("thresholds", f"entry '{pattern}' must be a non-negative number")
         try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise fail("thresholds", f"entry '{pattern}' is not a valid regex ({exc})") from None
+            compile_pattern(pattern)
+        except HistbenchError as exc:
+            raise fail("thresholds", f"entry {exc}") from None
         thresholds[pattern] = float(value)
     if data.get("measure", "time") not in MODES:
         raise fail("measure", f"must be one of {', '.join(MODES)}")
@@ -270,10 +279,10 @@ def _build(path: Path, data: dict[str, Any]) -> Config:
         raise fail("environment_type", f"must be one of {', '.join(_ENVIRONMENT_TYPES)}")
     for key, default in (("default_timeout", DEFAULT_TIMEOUT), ("watts_per_core", 10)):
         value = data.get(key, default)
-        if not math.isfinite(value) or value <= 0:  # NaN compares false with everything
+        if not _finite(value) or value <= 0:  # NaN compares false with everything
             raise fail(key, "must be a positive finite number")
-    if data.get("wheel_cache_size", 50) < 1:
-        raise fail("wheel_cache_size", "must be at least 1")
+    if not 1 <= data.get("wheel_cache_size", 50) <= 100_000:
+        raise fail("wheel_cache_size", "must be between 1 and 100000")
     url_problem = commit_url_problem(data.get("show_commit_url", ""))
     if url_problem:
         raise fail("show_commit_url", url_problem)
@@ -320,6 +329,14 @@ def _build(path: Path, data: dict[str, Any]) -> Config:
         powercap_root=data.get("powercap_root", "/sys/class/powercap"),
         measure=data.get("measure", "time"),
     )
+
+
+def _finite(value: float) -> bool:
+    """Finite as a float: an integer of 400 digits is not (float() would overflow)."""
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 def default_config(root: Path) -> Config:

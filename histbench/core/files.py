@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -41,17 +42,39 @@ def _umask() -> int:
     return mask
 
 
+MAX_DOCUMENT = 256 * 2**20  # bytes: far above any result file, below a machine's memory
+
+
+def read_document_bytes(path: Path, what: str) -> bytes:
+    """A file's bytes, if it is a regular file of a sane size: ``/dev/zero`` would be read
+    until memory runs out, and a FIFO would block every reader for ever."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise HistbenchError(f"{path}: {what} not found") from None
+    except (OSError, RuntimeError) as exc:  # a symlink loop, no permission, ...
+        raise HistbenchError(f"{path}: cannot read {what} "
+                             f"({getattr(exc, 'strerror', None) or exc})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise HistbenchError(f"{path}: cannot read {what} (a folder, not a file)")
+    if not stat.S_ISREG(info.st_mode):
+        raise HistbenchError(f"{path}: cannot read {what} (not a regular file)")
+    if info.st_size > MAX_DOCUMENT:
+        raise HistbenchError(f"{path}: not a {what} (over {MAX_DOCUMENT // 2**20} MiB)")
+    try:
+        with open(path, "rb") as f:
+            return f.read(MAX_DOCUMENT + 1)
+    except OSError as exc:
+        raise HistbenchError(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
+
+
 def read_json(path: Path, what: str) -> Any:
     """A JSON document a user may have edited or a crash may have cut short; every problem
     is one line that starts with the path and names ``what`` was expected there."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise HistbenchError(f"{path}: {what} not found") from None
+        text = read_document_bytes(path, what).decode("utf-8")
     except UnicodeDecodeError:
         raise HistbenchError(f"{path}: not valid JSON (not UTF-8 text)") from None
-    except OSError as exc:
-        raise HistbenchError(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:

@@ -10,4 +10,4 @@ LIFELINE_SCRIPT = _HERE / "lifeline.py"  # runs a command that dies, whole, with
 # the worker and what it loads by path from beside itself: all an old commit's env needs
 WORKER_FILES = ("worker.py", "worker_spec.py", "failures.py", "suite_import.py",
                 "discovery.py", "instance.py", "timing.py", "gauge.py", "disturbance.py",
-                "energy.py", "memory.py", "lifeline.py")
+                "energy.py", "memory.py", "lifeline.py", "instructions.py")

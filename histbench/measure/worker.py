@@ -15,9 +15,12 @@ Modes:
                     parent can enforce a per-parameter-set timeout and keep what finished
                     even if the process later dies
   peakmem SPEC   -> one fresh process calling one peakmem_ benchmark, reports its max RSS
+  count SPEC     -> instruction mode's differential method: one process under valgrind
+                    running one time_ benchmark's fixture and calls (instructions.py)
 
 The work itself lives in the modules beside this file (all standard library only), which
-it loads by path: discovery, instance, timing (with gauge and energy), memory, failures.
+it loads by path: discovery, instance, timing (with gauge and energy), instructions (time_
+benchmarks counted under Valgrind), memory, failures.
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ _instance = _load_beside("instance")
 _discovery = _load_beside("discovery")
 _timing = _load_beside("timing")
 _memory = _load_beside("memory")
+_instructions = _load_beside("instructions")
 _lookup = _load_beside("suite_import").lookup
 Skipped, BenchmarkFailed = _failures.Skipped, _failures.BenchmarkFailed
 BenchmarkInstance = _instance.BenchmarkInstance
@@ -73,6 +77,9 @@ def _measure(inst: BenchmarkInstance, spec: _spec.RunSpec,
              index: int) -> tuple[list[float], int | None, dict]:
     cfg = dict(spec.get("config", {}))
     known = cfg.pop("numbers", {}).get(str(index))
+    icfg = spec.get("instructions")
+    if icfg and inst.kind == "time":  # counted under Valgrind: calibrated counts unused
+        return _instructions.measure_instructions(inst, cfg, icfg, spec, index)
     if inst.kind == "time":  # a known count is not an explicit number (setup hooks: 1)
         return _timing.measure_time(inst, cfg, known)
     if known and not cfg.get("number"):
@@ -121,6 +128,19 @@ def peakmem(spec: _spec.RunSpec) -> None:
     inst.do_setup()
     inst.call()
     print(_memory.max_rss_bytes())
+
+
+def count(spec: _spec.RunSpec) -> None:
+    """A count process of the differential method: runs under valgrind, which counts it
+    whole; the parent worker reads the dump (instructions.py)."""
+    index = spec["param_indices"][0]
+    inst = _instance_for(spec, index)
+    inst.do_setup()
+    try:
+        _instructions.count(inst, spec["config"], spec["instructions"] or {})
+    finally:
+        _instance.back_to_start_folder()
+        inst.do_teardown()
 
 
 class _Events:
@@ -195,8 +215,8 @@ def _write_json(path: str, data) -> None:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2 or argv[0] not in {"discover", "run", "setup_cache", "peakmem"}:
-        sys.stderr.write("usage: worker.py discover|run|setup_cache|peakmem SPEC.json\n")
+    if len(argv) != 2 or argv[0] not in {"discover", "run", "setup_cache", "peakmem", "count"}:
+        sys.stderr.write("usage: worker.py discover|run|setup_cache|peakmem|count SPEC.json\n")
         return 64
     mode, spec_path = argv
     with open(spec_path) as f:
@@ -207,6 +227,8 @@ def main(argv: list[str]) -> int:
         run(spec)
     elif mode == "setup_cache":
         setup_cache(spec)
+    elif mode == "count":
+        count(spec)
     else:
         peakmem(spec)
     return 0

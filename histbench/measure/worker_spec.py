@@ -76,9 +76,25 @@ class RunConfig(TypedDict, total=False):
     energy: EnergyConfig
 
 
+class InstructionsConfig(TypedDict, total=False):
+    """Instruction-count mode (measure/instructions.py, run/valgrind.py): how the counts
+    are taken (``method``: "shim" or "differential"), the compiled shim, the folder
+    callgrind dumps into, and the valgrind command prefix (which the differential method
+    runs its count processes under). A count process (``worker.py count``) also gets how
+    many batches of the fixture it runs, and in how many of them it calls the benchmark."""
+
+    method: str
+    shim: str | None
+    out_dir: str
+    command: list[str]
+    batches: int
+    counted: int
+
+
 class RunSpec(TypedDict):
-    """``worker.py run`` (and ``peakmem``, with one index): one round of one benchmark for
-    some of its parameter sets, events appended to ``events_file``."""
+    """``worker.py run`` (and ``peakmem`` and ``count``, with one index): one round of one
+    benchmark for some of its parameter sets, events appended to ``events_file``; with
+    ``instructions``, its time_ benchmark is counted in instructions under Valgrind."""
 
     benchmark_dir: str
     name: str
@@ -86,3 +102,4 @@ class RunSpec(TypedDict):
     cache_file: str | None  # setup_cache's pickle, if the benchmark has one
     events_file: str
     config: RunConfig
+    instructions: InstructionsConfig | None  # None: time mode (the default)

@@ -72,4 +72,33 @@ def _read(path: Path) -> dict:
         return {}
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
         raise HistbenchError(f"{path}: not a histbench calibration file; {advice}")
+    problem = _problem(data)
+    if problem:
+        raise HistbenchError(f"{path}: {problem}; {advice}")
     return data
+
+
+MAX_NUMBER = 10**9  # loops in one sample: more would run for hours, a sign of a bad edit
+
+
+def _problem(data: dict) -> str | None:
+    """What in a parsed calibration file cannot be right: a reference level that is not a
+    positive number (dropping it silently would renormalise the history: a false step),
+    a loop count that is not a positive integer (the benchmark would be blamed for it)."""
+    for env, level in data.get(REFERENCE_KEY, {}).items():
+        if isinstance(level, bool) or not isinstance(level, (int, float)) \
+                or not 0 < level < float("inf"):
+            return f"reference level {level!r} of {env} is not a positive number"
+    for env, benches in data.items():
+        if env == REFERENCE_KEY:
+            continue
+        for name, entry in benches.items():
+            numbers = entry.get("numbers") if isinstance(entry, dict) else None
+            if not isinstance(numbers, dict):
+                return f"entry of {name} ({env}) has no loop counts"
+            for index, n in numbers.items():
+                if not index.isdigit() or isinstance(n, bool) or not isinstance(n, int) \
+                        or not 1 <= n <= MAX_NUMBER:
+                    return (f"loop count {n!r} of {name} ({env}, parameter set {index}) is "
+                            f"not an integer from 1 to {MAX_NUMBER}")
+    return None

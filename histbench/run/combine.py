@@ -3,6 +3,11 @@
 Samples stay grouped by the process that took them (the processes, not the samples, are
 the independent values), and the samples the machine disturbed are set aside by the rule
 of measure/disturbance.py, kept in the result as evidence.
+
+A time_ benchmark counted under Valgrind (instruction mode, run/valgrind.py) gives two
+series per parameter set instead of its time: ``name@instructions`` and ``name@cycles``,
+each with its own kind, unit and version (the Valgrind settings folded in), never mixed
+with the time series; there is no disturbance gauge to apply to them.
 """
 
 from __future__ import annotations
@@ -10,21 +15,29 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+from histbench.core.modes import COUNT_KINDS, count_series_name
 from histbench.measure import disturbance
 from histbench.run.settings import QuietLevel
 from histbench.run.suite import BenchmarkSpec
+from histbench.run.valgrind import series_version
 from histbench.run.worker_process import Outcome
 from histbench.store.results import BenchmarkResult, Disturbance
 from histbench.store.statuses import Status
 
 
 def combine(bench: BenchmarkSpec, rounds: list[dict[int, Outcome]],
-            quiet: QuietLevel | None = None) -> list[BenchmarkResult]:
+            quiet: QuietLevel | None = None,
+            valgrind: dict[str, Any] | None = None) -> list[BenchmarkResult]:
     """Fold the rounds of one benchmark into one result per parameter set.
 
     A parameter set that failed in any round is reported failed (a flaky benchmark should
-    be seen, not averaged over). Disturbed samples are judged against ``quiet``.
+    be seen, not averaged over). Disturbed samples are judged against ``quiet``. Rounds
+    counted under Valgrind (their outcomes carry its record, or ``valgrind`` is given)
+    give the two instruction-mode series instead (``combine_instructions``).
     """
+    valgrind = valgrind or _valgrind_record(rounds)
+    if valgrind is not None:
+        return combine_instructions(bench, rounds, valgrind)
     quiet = quiet if quiet is not None else QuietLevel()
     results = []
     for index, params in bench.chosen():
@@ -51,14 +64,69 @@ def combine(bench: BenchmarkSpec, rounds: list[dict[int, Outcome]],
 
 
 def failed_results(bench: BenchmarkSpec, status: Status, reason: str,
-                   tail: str | None = None) -> list[BenchmarkResult]:
-    """Every parameter set of a benchmark marked with one reason (setup_cache failed, ...)."""
+                   tail: str | None = None,
+                   valgrind: dict[str, Any] | None = None) -> list[BenchmarkResult]:
+    """Every parameter set of a benchmark marked with one reason (setup_cache failed, ...);
+    in instruction mode (``valgrind``: its record), both of its series."""
     found = []
     for index, params in bench.chosen():
-        result = _empty_result(bench, index, params)
-        result.status, result.reason, result.stderr_tail = status, reason, tail
-        found.append(result)
+        made = _series_results(bench, index, params, valgrind) if valgrind is not None \
+            else [_empty_result(bench, index, params)]
+        for result in made:
+            result.status, result.reason, result.stderr_tail = status, reason, tail
+        found.extend(made)
     return found
+
+
+def _valgrind_record(rounds: list[dict[int, Outcome]]) -> dict[str, Any] | None:
+    return next((o.extra["valgrind"] for r in rounds for o in r.values()
+                 if o.extra.get("valgrind")), None)
+
+
+def combine_instructions(bench: BenchmarkSpec, rounds: list[dict[int, Outcome]],
+                         valgrind: dict[str, Any]) -> list[BenchmarkResult]:
+    """Instruction mode: per parameter set, the instructions per call and the estimated
+    cycles per call (measure/instructions.py), grouped by process like time samples. The
+    counts have no reference loop beside them, so nothing is set aside as disturbed; the
+    cycles series keeps every event per call (``extra["events"]``, per process) so that
+    the estimate can be made again with other weights."""
+    results = []
+    for index, params in bench.chosen():
+        outs = [r[index] for r in rounds if index in r]
+        made = _series_results(bench, index, params, valgrind)
+        failed = next((o for o in outs if o.status == Status.FAILED), None)
+        skipped = next((o for o in outs if o.status == Status.SKIPPED), None)
+        bad = failed or skipped
+        if not bad and outs and not all("cycles" in o.extra for o in outs):
+            bad = Outcome(Status.FAILED, reason="the worker sent no instruction counts")
+        for result in made:
+            if bad or not outs:
+                result.status = bad.status if bad else Status.FAILED
+                result.reason = bad.reason if bad else "not run"
+                result.stderr_tail = bad.stderr_tail if bad else None
+                continue
+            if result.kind == "cycles":
+                result.process_samples = [[float(v) for v in o.extra["cycles"]] for o in outs]
+                events = [o.extra.get("events") or {} for o in outs]
+                result.extra["events"] = {name: [e.get(name, []) for e in events]
+                                          for name in events[0]}
+            else:
+                result.process_samples = [list(o.samples) for o in outs]
+            result.number = outs[0].number
+            result.started_at = outs[0].started_at
+            result.duration = sum(o.duration or 0.0 for o in outs)
+            result.with_stats()
+        results.extend(made)
+    return results
+
+
+def _series_results(bench: BenchmarkSpec, index: int, params: dict[str, str],
+                    valgrind: dict[str, Any]) -> list[BenchmarkResult]:
+    return [BenchmarkResult(name=count_series_name(bench.name, kind), kind=kind,
+                            params=dict(params), param_index=index, unit=kind,
+                            version=series_version(bench.version, valgrind, kind),
+                            higher_is_better=False, extra={"valgrind": dict(valgrind)})
+            for kind in COUNT_KINDS]  # each a series of its own, its kind its unit
 
 
 def _empty_result(bench: BenchmarkSpec, index: int, params: dict[str, str]) -> BenchmarkResult:
@@ -73,6 +141,7 @@ def _split_disturbed(result: BenchmarkResult, outs: list[Outcome], quiet: QuietL
     with no quiet sample adds none; when no process had one, every sample is used and
     the result says so (``fallback``)."""
     if not any(o.references for o in outs):  # no gauge: other kinds, or --keep-disturbed
+        # (instruction counts never come here: combine_instructions)
         result.process_samples = [o.samples for o in outs]
         return
     typical = disturbance.typical_share([v for o in outs for v in o.cpu_shares])

@@ -21,8 +21,9 @@ from histbench.run.commit_plan import RunOptions
 from histbench.run.progress import Progress
 from histbench.run.settings import QuietLevel, Settings
 from histbench.run.suite import Suite, describe, discover
-from histbench.store import results
+from histbench.store import results, shards
 from histbench.store.results import BenchmarkResult, CommitInfo, RunResults
+from histbench.store.shards import ShardLabel
 from histbench.store.statuses import Status
 
 
@@ -62,6 +63,9 @@ class EnvRun:
     quiet: QuietLevel = field(default_factory=QuietLevel)  # the machine's quiet speed
     suite: Suite | None = None
     suite_names: list[str] = field(default_factory=list)  # the whole suite, before -b
+    fingerprint: dict = field(default_factory=dict)  # this machine's hardware (machine.py)
+    shard: ShardLabel | None = None  # --shard: stored with each result (store/shards.py)
+    overlap_only: bool = False  # the shard's overlap commit goes to overlap/ alone
 
     def prepare(self, info: CommitInfo) -> Prepared:
         prepared = self.builder.prepare(info)
@@ -81,6 +85,8 @@ class EnvRun:
             self.report.suite_errors = len(self.suite.errors)
             for err in self.suite.errors:
                 self.progress.message(f"error: {err}")
+            for warning in self.suite.warnings:
+                self.progress.message(f"warning: {warning}")
         return self.suite
 
     def record(self, prepared: Prepared, started: float, found: list[BenchmarkResult],
@@ -93,12 +99,28 @@ class EnvRun:
             python=env.version, requirements=env.requirements,
             histbench_version=__version__, started_at=started, finished_at=time.time(),
             settings={**self.settings.to_dict(), "interleave": self.options.interleave,
-                      "quick": self.options.quick},
+                      "quick": self.options.quick,
+                      **({shards.SETTINGS_KEY: self.shard.to_dict()} if self.shard else {})},
             build=prepared.build, results=found,
             errors=[vars(e) for e in self.suite.errors] if self.suite else [],
             complete=complete, packages=self.builder.packages.get(prepared.info.hash, {}),
-            suite=self.suite_names, env_vars=dict(env.env_vars))
+            suite=self.suite_names, env_vars=dict(env.env_vars),
+            fingerprint=self.fingerprint)
+        if self._overlap(prepared.info):
+            path = shards.save_overlap(run, self.config.results_dir)
+            if self.overlap_only:  # another shard's commit, or one measured already
+                return path
         return results.save(run, self.config.results_dir)
+
+    def _overlap(self, info: CommitInfo) -> bool:
+        return self.shard is not None and info.hash == self.shard.anchor
+
+    def _path(self, info: CommitInfo) -> Path:
+        if self._overlap(info) and self.overlap_only:
+            return shards.overlap_path(self.config.results_dir, self.machine, info.hash,
+                                       self.builder.env.name, self.shard)
+        return results.result_path(self.config.results_dir, self.machine, info.hash,
+                                   self.builder.env.name)
 
     def finish(self, prepared: Prepared, started: float, found: list[BenchmarkResult]) -> None:
         """The commit's last save: counted in the report, calibration kept with it."""
@@ -116,8 +138,7 @@ class EnvRun:
         results of the benchmarks it did not run."""
         if not self.options.bench:
             return found
-        path = results.result_path(self.config.results_dir, self.machine, info.hash,
-                                   self.builder.env.name)
+        path = self._path(info)
         try:
             old = results.load(path)
         except HistbenchError:

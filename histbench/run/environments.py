@@ -228,7 +228,10 @@ class EnvManager:
         with exclusive(self.lock_path(env)):
             if self.complete(env):
                 return
-            self._make(env)
+            try:
+                self._make(env)
+            except BuildError as exc:  # the env's own requirements, not a commit's build:
+                raise HistbenchError(f"environment {env.name}: {exc}") from None  # fatal
 
     def complete(self, env: Environment) -> bool:
         """Whether creation finished: the marker is written last, atomically."""

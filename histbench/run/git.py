@@ -7,6 +7,9 @@ the user has, even unpushed or detached, can be checked out there without a fetc
 
 from __future__ import annotations
 
+import os
+import re
+import stat
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -26,6 +29,7 @@ class Repo:
         self.path = Path(path)
 
     def rev(self, spec: str) -> str:
+        _check_spec(spec)
         try:
             return self.repo.git.rev_parse("--verify", "--quiet", f"{spec}^{{commit}}")
         except git.GitCommandError:
@@ -33,6 +37,7 @@ class Repo:
 
     def first_parent(self, spec: str) -> list[str]:
         """Commits of a range, oldest first, walked first-parent as a release history is."""
+        _check_spec(spec)
         try:
             out = self.repo.git.rev_list("--first-parent", "--reverse", spec)
         except git.GitCommandError as exc:
@@ -48,6 +53,14 @@ class Repo:
 
     def infos(self, shas: Iterable[str], branch: str = "") -> list[CommitInfo]:
         return [self.info(s, branch) for s in shas]
+
+
+def _check_spec(spec: str) -> None:
+    """A commit or range from the user (or the config's branches) must not reach git as an
+    option: ``--output=FILE`` would have git truncate that file."""
+    if any(part.strip().startswith("-") for part in re.split(r"\.\.\.?", spec)) or not spec:
+        raise HistbenchError(f"{spec!r}: not a commit or range (a name cannot start with "
+                             "'-', which git would read as an option)")
 
 
 def _git_message(exc: git.GitCommandError) -> str:
@@ -131,6 +144,8 @@ def _read_hashfile(path: str) -> list[str]:
     try:
         if path == "-":
             data = sys.stdin.buffer.read(HASHFILE_LIMIT + 1)
+        elif not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block for ever
+            raise HistbenchError(f"{path}: cannot read hash file (not a regular file)")
         else:
             with open(path, "rb") as f:
                 data = f.read(HASHFILE_LIMIT + 1)
@@ -156,14 +171,21 @@ def spaced(items: list, count: int) -> list:
     return [items[i] for i in picks]
 
 
-def shard(items: list, spec: str) -> list:
-    """``I/N``: every N-th item starting at I-1, so each shard spans the whole range."""
+def parse_shard(spec: str) -> tuple[int, int]:
+    """``I/N`` as (I, N)."""
     try:
         index, total = (int(x) for x in spec.split("/"))
     except ValueError:
         raise HistbenchError(f"--shard {spec!r}: expected I/N, e.g. 1/4") from None
     if not 1 <= index <= total:
         raise HistbenchError(f"--shard {spec!r}: I must be between 1 and N")
+    return index, total
+
+
+def shard(items: list, spec: str) -> list:
+    """``I/N``: every N-th item starting at I-1, so each shard spans the whole range (the
+    overlap commit every shard also measures is commit_plan's business)."""
+    index, total = parse_shard(spec)
     return items[index - 1::total]
 
 

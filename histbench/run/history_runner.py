@@ -19,6 +19,8 @@ from pathlib import Path
 
 from histbench.core.config import Config
 from histbench.core.errors import HistbenchError
+from histbench.core.modes import MeasureMode
+from histbench.run import valgrind
 from histbench.run.calibration import Calibration
 from histbench.run.commit_build import CommitBuilder
 from histbench.run.commit_plan import RunOptions, plan_commits
@@ -30,6 +32,7 @@ from histbench.run.schedules import Interleaved, Schedule, Sequential
 from histbench.run.wheels import CommitWheels
 from histbench.store import machine
 from histbench.store.results import CommitInfo
+from histbench.store.shards import ShardLabel
 
 __all__ = ["RunOptions", "RunReport", "Runner", "results_lock"]
 
@@ -85,6 +88,9 @@ class Runner:
                                  "set: each round would reinstall every commit)")
         self.schedule: Schedule = Interleaved(self.batch) if options.interleave \
             else Sequential()
+        # env -> this run's shard label, and whether its overlap commit is for overlap/ only
+        self.shards: dict[str, tuple[ShardLabel | None, bool]] = {}
+        self.fingerprint: dict = {}
 
     def environments(self) -> list[Environment]:
         """One per python and combination of asv's matrix (less what ``exclude`` rules out,
@@ -111,10 +117,14 @@ class Runner:
 
     def plan(self, env: Environment, machine_name: str) -> tuple[list[CommitInfo], int]:
         plan = plan_commits(self.config, self.options, env.name, machine_name)
+        self.shards[env.name] = (plan.shard, plan.overlap_only)
         return plan.commits, plan.skipped
 
     def run(self) -> RunReport:
+        if MeasureMode.INSTRUCTIONS.value in (self.settings.measure, self.config.measure):
+            valgrind.prepare()  # a missing valgrind is said now, before anything is built
         record = machine.collect(self.options.machine)
+        self.fingerprint = record.fingerprint()
         envs = self.environments()
         report = RunReport(commits=[])
         if self.options.dry_run:
@@ -126,7 +136,10 @@ class Runner:
         with results_lock(self.config.results_dir):
             plans = [(env, *self.plan(env, record.name)) for env in envs]
             missing = machine.missing_record(self.config.results_dir, record.name)
-            machine.save(record, self.config.results_dir)
+            # another runner of the same name: a warning, never a refusal (docs/ci.md)
+            changed = machine.record_for_run(record, self.config.results_dir)
+            for line in changed:
+                Progress(1, self.stream, live=False).message(f"warning: {line}")
             if missing:  # a damaged record stopped save(); a missing one is made anew
                 Progress(1, self.stream, live=False).message(
                     f"warning: {missing}: recorded this machine anew; the results already "
@@ -148,7 +161,9 @@ class Runner:
         progress = Progress(len(commits), self.stream)
         ctx = EnvRun(self.config, self.options, self.settings, machine_name, builder,
                      calibration, progress, report,
-                     quiet=QuietLevel(anchor=calibration.reference_level()))
+                     quiet=QuietLevel(anchor=calibration.reference_level()),
+                     fingerprint=self.fingerprint, shard=self.shards[env.name][0],
+                     overlap_only=self.shards[env.name][1])
         try:
             self.schedule.run(ctx, commits)
         finally:

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from histbench.core.modes import MeasureMode
+from histbench.run import valgrind
 from histbench.run.combine import combine, combine_energy, failed_results
 from histbench.run.settings import QuietLevel, Settings
 from histbench.run.suite import BenchmarkSpec
@@ -115,10 +117,12 @@ class BenchmarkRounds:
         for a benchmark on first use, and one that never ran keeps none."""
         if self.given_up is not None:
             return False
+        counted = settings.mode_for(self.bench) == MeasureMode.INSTRUCTIONS
         cache = setup_cache_for(penv, self.bench, caches, tmp)
         if cache is not None and cache.status != Status.OK:
+            record = valgrind.prepare().record if counted else None
             self.given_up = failed_results(self.bench, cache.status, cache.reason or "",
-                                           cache.stderr_tail)
+                                           cache.stderr_tail, valgrind=record)
             return False
         indices = surviving(self.bench, self.rounds)
         if not indices:
@@ -127,7 +131,8 @@ class BenchmarkRounds:
         for outcome in run_round(penv, self.bench, indices, settings, numbers=known,
                                  cache_file=cache.path if cache else None, quiet=quiet):
             self.rounds.append(outcome)
-            remember_numbers(known, outcome)
+            if not counted:  # one call per count: not a loop count for time mode to reuse
+                remember_numbers(known, outcome)
         return True
 
     def results(self, quiet: QuietLevel) -> list[BenchmarkResult]:

@@ -11,11 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 from histbench.core.modes import MeasureMode, effective_mode
 from histbench.measure import disturbance
-from histbench.measure.worker_spec import GaugeConfig, RunConfig
+from histbench.measure.worker_spec import DEFAULTS, GaugeConfig, RunConfig
 from histbench.run.suite import BenchmarkSpec
 
 if TYPE_CHECKING:
     from histbench.run.worker_process import Outcome
+
+
+INSTRUCTION_ROUNDS = 1  # processes per benchmark in instruction mode, by default
 
 
 @dataclass
@@ -45,6 +48,12 @@ class Settings:
         return cls(rounds=1, repeat=1, number=1, warmup_time=0.0, disturbance_wait=0.0)
 
     def rounds_for(self, bench: BenchmarkSpec) -> int:
+        """The run's rounds, else the suite's; in instruction mode one process unless the
+        suite sets ``rounds`` (to anything but the default, which is all discovery tells
+        apart): counts repeat across processes, so more would only cost Valgrind starts."""
+        if self.rounds is None and bench.rounds == DEFAULTS["rounds"] \
+                and self.mode_for(bench) == MeasureMode.INSTRUCTIONS:
+            return INSTRUCTION_ROUNDS
         return max(1, self.rounds if self.rounds is not None else bench.rounds)
 
     def worker_config(self, bench: BenchmarkSpec, numbers: dict[int, int],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import re
 import subprocess
 import tempfile
@@ -17,6 +18,8 @@ from typing import Any
 
 from histbench.core.config import Config
 from histbench.core.errors import HistbenchError
+from histbench.core.modes import MODES
+from histbench.core.patterns import compile_pattern
 from histbench.measure import WORKER_SCRIPT
 from histbench.measure.worker_spec import DEFAULTS, DiscoverSpec
 from histbench.run import reaper
@@ -94,6 +97,7 @@ class DiscoveryError:
 class Suite:
     benchmarks: list[BenchmarkSpec]
     errors: list[DiscoveryError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def select(self, patterns: list[str] | None) -> Suite:
         """What the regexes select (all when none given), as asv selects: a benchmark
@@ -101,10 +105,7 @@ class Suite:
         ``name(v1, v2)`` (``call_labels``), so that a regex can pick parameter sets."""
         if not patterns:
             return self
-        try:
-            compiled = [re.compile(p) for p in patterns]
-        except re.error as exc:
-            raise HistbenchError(f"-b {exc.pattern!r}: not a valid regex ({exc})") from None
+        compiled = [compile_pattern(p, "-b ") for p in patterns]
         chosen = []
         for bench in self.benchmarks:
             labels = call_labels(bench.name, getattr(bench, "params", None) or [])
@@ -114,7 +115,7 @@ class Suite:
                 chosen.append(bench)
             elif picked:
                 chosen.append(replace(bench, selected=picked))
-        return Suite(chosen, self.errors)
+        return Suite(chosen, self.errors, self.warnings)
 
 
 def discover(python: str, benchmark_dir: Path, *, timeout: float = 300.0,
@@ -135,11 +136,86 @@ def discover(python: str, benchmark_dir: Path, *, timeout: float = 300.0,
             tail = (log.strip().splitlines() or ["no output"])[-1]
             raise HistbenchError(f"{benchmark_dir}: discovery failed: {tail}")
         data = json.loads(out.read_text())
-    benchmarks = [BenchmarkSpec(**b) for b in data["benchmarks"]]
-    for bench in benchmarks:
+    errors = [DiscoveryError(**e) for e in data["errors"]]
+    benchmarks, warnings = [], []
+    for described in data["benchmarks"]:
+        problem = attribute_problem(described)
+        if problem:  # reported, not measured: the rest of the suite still runs
+            errors.append(DiscoveryError(file=described.get("module", ""), error=problem,
+                                         benchmark=described.get("name")))
+            continue
+        bench = BenchmarkSpec(**described)
         if bench.timeout is None:
             bench.timeout = default_timeout
-    return Suite(benchmarks, [DiscoveryError(**e) for e in data["errors"]])
+        warnings += unstable_params(bench)
+        benchmarks.append(bench)
+    return Suite(benchmarks, errors, warnings)
+
+
+MAX_ROUNDS = 1000  # processes per benchmark: more would not finish (cli/options.py too)
+MAX_SECONDS = 7 * 24 * 3600.0  # timeout, warmup_time, sample_time
+
+
+def attribute_problem(described: dict[str, Any]) -> str | None:
+    """What in a benchmark's timing attributes cannot be honoured: a ``timeout`` of "soon"
+    or NaN would stop the run (and lose what it measured) with a traceback, ``rounds`` of
+    1e30 would never end. Such a benchmark is an error of the suite, named; the others
+    run."""
+    def number(key: str, low: float, high: float, whole: bool = False) -> str | None:
+        value = described.get(key)
+        if value is None:
+            return None
+        ok = not isinstance(value, bool) and isinstance(value, (int, float)) \
+            and (isinstance(value, int) or not whole)
+        if ok:
+            try:
+                ok = low <= float(value) <= high
+            except OverflowError:
+                ok = False
+        if not ok:
+            kind = "a whole number" if whole else "a number"
+            return f"{key} = {value!r} is not {kind} from {low:g} to {high:g}"
+        return None
+
+    checks = (number("timeout", 1e-3, MAX_SECONDS), number("rounds", 1, MAX_ROUNDS, True),
+              number("number", 0, 10**9, True), number("min_run_count", 0, 10**6, True),
+              number("sample_time", 0, MAX_SECONDS), number("warmup_time", -1, MAX_SECONDS),
+              number("setup_cache_timeout", 1e-3, MAX_SECONDS), _repeat_problem(described))
+    found = next((c for c in checks if c), None)
+    if found:
+        return found
+    measure = described.get("measure")
+    if measure is not None and measure not in MODES:
+        return f"measure = {measure!r} is not one of {', '.join(MODES)}"
+    return None
+
+
+def _repeat_problem(described: dict[str, Any]) -> str | None:
+    """``repeat``: a whole number, or asv's (min, max, max_time)."""
+    value = described.get("repeat")
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)
+                         and 0 <= value <= 10**6):
+        return None
+    if isinstance(value, list) and len(value) == 3 and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            and v >= 0 for v in value) and value[0] <= value[1] <= 10**6:
+        return None
+    return f"repeat = {value!r} is not a whole number or (min, max, max_time)"
+
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def unstable_params(bench: BenchmarkSpec) -> list[str]:
+    """Parameter values whose text holds a memory address (``<object object at 0x7f..>``):
+    it changes every run, so no two runs' results line up. asv keys them the same way;
+    said, since the history silently never forms."""
+    found = [v for values in bench.params for v in values if _ADDRESS.search(v)]
+    if not found:
+        return []
+    return [f"{bench.name}: parameter {found[0]} has no stable text (a memory address), so "
+            "its results will not line up across runs; give the class a __repr__, or use "
+            "plain values"]
 
 
 def _run_discovery(args: list[str], tmp: Path, timeout: float, env: dict[str, str] | None,

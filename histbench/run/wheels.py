@@ -10,7 +10,9 @@ switches to the classic install-into-the-env way.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 import os
 import re
 import shlex
@@ -50,11 +52,19 @@ class CommitWheels:
         self.install_command = install_command or []
         self.cache_size = cache_size
 
+    def cache_key(self, env: Environment) -> str:
+        """What a cached build depends on besides the commit: the env's build key, and the
+        ``build_command`` (a changed command must not reuse wheels the old one made)."""
+        if not self.build_command:
+            return env.build_key
+        digest = hashlib.sha256(json.dumps(self.build_command).encode()).hexdigest()[:10]
+        return f"{env.build_key}-cmd{digest}"
+
     def wheel_dir(self, env: Environment, sha: str) -> Path:
-        return self.env_dir / "wheels" / env.build_key / sha
+        return self.env_dir / "wheels" / self.cache_key(env) / sha
 
     def install_dir(self, env: Environment, sha: str) -> Path:
-        return self.env_dir / "installs" / env.build_key / sha
+        return self.env_dir / "installs" / self.cache_key(env) / sha
 
     def commit_lock(self, env: Environment, sha: str):
         """Held while a commit is looked up, built and unpacked: runs sharing the cache
@@ -63,10 +73,10 @@ class CommitWheels:
 
     def in_use_path(self, env: Environment, sha: str) -> Path:
         """Held shared while measuring with the commit's install: no run evicts it."""
-        return in_use_lock_path(self.env_dir, f"{env.build_key}/{sha}")
+        return in_use_lock_path(self.env_dir, f"{self.cache_key(env)}/{sha}")
 
     def _lock_path(self, env: Environment, sha: str) -> Path:
-        return bucket_lock_path(self.env_dir, f"{env.build_key}/{sha}")
+        return bucket_lock_path(self.env_dir, f"{self.cache_key(env)}/{sha}")
 
     def cached_wheel(self, env: Environment, sha: str) -> Path | None:
         """The commit's cached wheel if it is sound (call under ``commit_lock``); a damaged
@@ -175,7 +185,7 @@ class CommitWheels:
         builds = sorted((d for d in root.glob("py*/*") if d.is_dir()
                          and not d.name.endswith(".tmp")), key=lambda d: d.stat().st_mtime)
         for old in builds[:max(0, len(builds) - self.cache_size)]:
-            if old.name == keep and old.parent.name == env.build_key:
+            if old.name == keep and old.parent.name == self.cache_key(env):
                 continue
             key = f"{old.parent.name}/{old.name}"
             with try_exclusive(bucket_lock_path(self.env_dir, key)) as building, \

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -17,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from histbench.core.config import Config
+from histbench.core.modes import MeasureMode
 from histbench.measure import WORKER_SCRIPT, disturbance
 from histbench.measure.worker_spec import RunSpec, SetupCacheSpec
-from histbench.run import reaper
+from histbench.run import reaper, valgrind
 from histbench.run.settings import QuietLevel, Settings
 from histbench.run.suite import BenchmarkSpec
 from histbench.store.statuses import Status
@@ -81,8 +83,14 @@ def _tail(path: Path) -> str:
         return ""
 
 
+# Valgrind's own messages (``==123==`` or ``--123-- warning: ...``): never the worker's
+# last words, though kept in the log's tail.
+_VALGRIND_LINE = re.compile(r"^(==|--)\d+(==|--)")
+
+
 def _last_line(log: Path) -> str | None:
-    lines = [ln for ln in _tail(log).splitlines() if ln.strip()]
+    lines = [ln for ln in _tail(log).splitlines()
+             if ln.strip() and not _VALGRIND_LINE.match(ln)]
     return lines[-1].strip()[:200] if lines else None
 
 
@@ -111,15 +119,19 @@ def _kill_group(proc: subprocess.Popen) -> None:
 
 
 def _start(penv: ProcessEnv, mode: str, spec: RunSpec | SetupCacheSpec, spec_path: Path,
-           log: Path) -> subprocess.Popen:
+           log: Path, *, prefix: list[str] | None = None,
+           env: dict[str, str] | None = None) -> subprocess.Popen:
     """The worker in its own session (so that it and whatever it starts can be killed as
     one group), its output into ``log``, its spec beside it. Whatever way it ends, the
-    caller passes it to ``_kill_group``, which also kills what it left behind."""
+    caller passes it to ``_kill_group``, which also kills what it left behind. ``prefix``:
+    the command it runs under (valgrind), with ``env`` instead of the environment's."""
     spec_path.write_text(json.dumps(spec))
     with open(log, "wb") as logf:
-        return reaper.start([penv.python, str(WORKER_SCRIPT), mode, str(spec_path)],
+        return reaper.start([*(prefix or []), penv.python, str(WORKER_SCRIPT), mode,
+                             str(spec_path)],
                             cwd=spec_path.parent, stdin=subprocess.DEVNULL, stdout=logf,
-                            stderr=subprocess.STDOUT, env=reaper.child_env(penv.env))
+                            stderr=subprocess.STDOUT,
+                            env=reaper.child_env(env if env is not None else penv.env))
 
 
 class _EventReader:
@@ -148,17 +160,32 @@ def run_process(penv: ProcessEnv, bench: BenchmarkSpec, indices: list[int],
     finished, and of the one it died or hung on."""
     events_file = tmp / f"events{attempt}.jsonl"
     log = tmp / f"log{attempt}.txt"
+    tool = valgrind.prepare() if settings.mode_for(bench) == MeasureMode.INSTRUCTIONS \
+        else None
+    out_dir = tmp / f"callgrind{attempt}"
     spec = RunSpec(benchmark_dir=str(penv.benchmark_dir), name=bench.name,
                    param_indices=indices, cache_file=str(cache_file) if cache_file else None,
                    events_file=str(events_file),
-                   config=settings.worker_config(bench, numbers, quiet))
+                   config=settings.worker_config(bench, numbers, quiet),
+                   instructions=tool.worker_config(out_dir) if tool else None)
     timeout = float(bench.timeout or Config.default_timeout)
-    proc = _start(penv, "run", spec, tmp / f"spec{attempt}.json", log)
+    prefix = env = None
+    if tool is not None:
+        out_dir.mkdir(exist_ok=True)
+        timeout *= valgrind.TIMEOUT_FACTOR  # every call runs ~50x slower under Valgrind
+        env = tool.env(penv.env)
+        if tool.method == valgrind.SHIM:  # the differential's worker runs its own counts
+            prefix = tool.command(out_dir)
+    proc = _start(penv, "run", spec, tmp / f"spec{attempt}.json", log, prefix=prefix, env=env)
     try:
-        return _watch(proc, indices, events_file, log, timeout)
+        outcomes = _watch(proc, indices, events_file, log, timeout)
     except BaseException:
         _kill_group(proc)  # Ctrl-C or a kill of the parent must not orphan the worker
         raise
+    if tool is not None:
+        for out in outcomes.values():
+            out.extra["valgrind"] = tool.record
+    return outcomes
 
 
 def _watch(proc: subprocess.Popen, indices: list[int], events_file: Path, log: Path,

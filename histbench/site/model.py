@@ -22,16 +22,20 @@ import numpy as np
 
 from histbench.analysis.changes import Change, changes_from_steps
 from histbench.analysis.series import PointStatus, SeriesInfo, order_commits
+from histbench.analysis.shard_offsets import ShardOffsets, divided, load_offsets
 from histbench.analysis.steps import Step, detect_steps
+from histbench.core.errors import HistbenchError
 from histbench.core.modes import count_floor
 from histbench.core.parallel import fork_map
 from histbench.site.cache_files import read_cache, write_cache
-from histbench.store import results
+from histbench.store import machine as machines
+from histbench.store import results, shards
 from histbench.store.results import CommitInfo
+from histbench.store.shards import ShardLabel
 from histbench.store.statuses import BuildRecord, BuildStatus, Status
 
 # What the caches pickle, by version: a cache of another version is not read.
-RESULT_CACHE_VERSION = 8  # 8: samples checked, stale summaries made again
+RESULT_CACHE_VERSION = 9  # 8: samples checked, stale summaries made again; 9: shard, hardware
 STEP_CACHE_VERSION = 6
 
 
@@ -60,16 +64,22 @@ class SeriesData(SeriesInfo):
     changes: list[Change] = field(default_factory=list)
     store: SampleStore | None = None
     refs: np.ndarray | None = None  # per commit: the result in ``store``, -1 if none counts
+    factors: list[float] | None = None  # per commit: its shard's runner offset, divided out
 
     def samples(self) -> list[np.ndarray]:
         """Raw samples per commit (empty where the point is not ok)."""
         return self.store.of(self.refs) if self.store is not None else []
 
+    def detection_samples(self) -> list[np.ndarray]:
+        """What step detection sees: the samples less sharded runs' runner offsets."""
+        return divided(self.samples(), self.factors)
+
     def digest(self) -> str:
         """Changes whenever anything drawn from this series would (numbers hashed as bytes:
         a repr of a thousand floats costs ten times as much)."""
         statuses = [s.value for s in self.status]  # as when they were strings: same digests
-        h = hashlib.sha256(repr((self.key, self.version, statuses, self.reasons)).encode())
+        h = hashlib.sha256(repr((self.key, self.version, statuses, self.reasons,
+                                 self.factors)).encode())
         for values in (self.median, self.ci_low, self.ci_high):
             h.update(array("d", [math.nan if v is None else v for v in values]).tobytes())
         return h.hexdigest()[:20]
@@ -94,6 +104,10 @@ class SiteData:
     left_out: list[CommitInfo] = field(default_factory=list)  # not in the repository
     origins: dict[str, str] = field(default_factory=dict)  # commit -> tool it came from
     suite_errors: dict[str, list[str]] = field(default_factory=dict)  # commit -> errors
+    # commit -> how its hardware differs from the machine record's (machine.py)
+    hardware: dict[str, str] = field(default_factory=dict)
+    shards: list[ShardLabel | None] = field(default_factory=list)  # per commit
+    offsets: ShardOffsets | None = None  # sharded runs' runner offsets (shard_offsets)
 
     def row_fingerprint(self, i: int) -> bytes:
         """What every series shows at commit ``i`` on a commit page, as bytes (cheap to
@@ -141,6 +155,8 @@ class Condensed:
     disturbed: array  # share of result j's samples left out as disturbed; NaN: unchecked
     origin: str = ""  # the tool the results were imported from, if any
     errors: list[str] = field(default_factory=list)  # suite files that did not import
+    shard: ShardLabel | None = None  # run --shard: which shard measured it
+    fingerprint: dict[str, Any] = field(default_factory=dict)  # the hardware measured on
 
     def samples_of(self, j: int) -> array:
         return self.samples[self.bounds[j]:self.bounds[j + 1]]
@@ -152,13 +168,11 @@ def condense_file(path: Path) -> Condensed:
     column with comprehensions: this runs for every result of every commit.)"""
     data = results.read_document(path)
     try:
+        results.check_document(data)  # the checks load makes, without building records
         commit = data.get("commit")
+        info = results.commit_info(commit) if commit else None
         rows = data.get("results", [])
-        words = [r.get("status", Status.OK.value) for r in rows]
-        unknown = set(words) - set(results.STATUSES)
-        if unknown:
-            raise ValueError(f"unknown status {unknown.pop()!r}")
-        status = [_STATUS[word] for word in words]
+        status = [_STATUS[r.get("status", Status.OK.value)] for r in rows]
         stats = [results.checked_row_stats(r) if st == Status.OK else r.get("stats") or {}
                  for r, st in zip(rows, status, strict=True)]
         samples = array("d")
@@ -168,7 +182,7 @@ def condense_file(path: Path) -> Condensed:
                 samples.extend(itertools.chain.from_iterable(r.get("process_samples", ())))
             bounds.append(len(samples))
         return Condensed(
-            data["env_name"], CommitInfo(**commit) if commit else None,
+            data["env_name"], info,
             data.get("build", BuildRecord().to_dict()),
             [(r["name"], tuple(r.get("params", {}).items())) for r in rows],
             [(r["kind"], r.get("unit", "seconds"), r.get("version", ""),
@@ -178,7 +192,8 @@ def condense_file(path: Path) -> Condensed:
               for name in ("median", "median_ci_low", "median_ci_high")),
             bounds, samples, array("d", map(_disturbed_share, rows)),
             str((data.get("settings") or {}).get("imported_from") or ""),
-            [_error_line(e) for e in data.get("errors") or []])
+            [_error_line(e) for e in data.get("errors") or []],
+            shards.label_of(data.get("settings")), dict(data.get("fingerprint") or {}))
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise results.malformed(path, exc) from None
 
@@ -294,7 +309,7 @@ class StepCache:
     def lookup(self, series: SeriesData, alpha: float, min_change: float
                ) -> tuple[str, list[Step]]:
         """The steps of one series (detected now if not cached) and their cache key."""
-        samples = series.samples()
+        samples = series.detection_samples()
         floor = count_floor(series.kind)
         key = _samples_key(samples, alpha, min_change, floor)
         if key not in self.entries:
@@ -327,7 +342,31 @@ def load_site_data(results_dir: Path, machine: str, cache: ResultCache, *,
                                   for key, (kind, unit, version, hib)
                                   in zip(condensed.keys, condensed.meta, strict=True)]
             by_env.setdefault(condensed.env, []).append(condensed)
-    return [_build(machine, env, runs, order, known) for env, runs in sorted(by_env.items())]
+    sites = [_build(machine, env, runs, order, known) for env, runs in sorted(by_env.items())]
+    for site in sites:
+        _mark_hardware_and_shards(site, by_env[site.env], results_dir)
+    return sites
+
+
+def _mark_hardware_and_shards(site: SiteData, runs: list[Condensed], results_dir: Path) -> None:
+    """Commits measured on other hardware than the machine record says (docs/ci.md), and
+    the runner offsets of sharded runs, divided out of each series before its steps are
+    detected (analysis/shard_offsets.py)."""
+    path = machines.machine_path(results_dir, site.machine)
+    try:
+        recorded = machines.load(path).fingerprint() if path.is_file() else {}
+    except HistbenchError:
+        recorded = {}  # said on the machines page
+    by_hash = {r.commit.hash: r for r in runs if r.commit is not None}
+    for commit in site.commits:
+        diff = machines.fingerprint_difference(recorded, by_hash[commit.hash].fingerprint)
+        if diff:
+            site.hardware[commit.hash] = diff
+    site.shards = [by_hash[c.hash].shard for c in site.commits]
+    if any(site.shards):
+        site.offsets = load_offsets(results_dir, site.machine, site.env)
+        for s in site.series.values():
+            s.factors = site.offsets.factors(s.key, site.shards)
 
 
 STATUS_CODES = tuple(PointStatus)  # a point's status as a number: its index here

@@ -29,6 +29,14 @@ from histbench.core.files import read_json, write_atomic
 SCHEMA_VERSION = 1
 MACHINE_FILE = "machine.json"
 
+# The machine name when --machine is not given, before the hostname: on CI every runner
+# has a new hostname, and this names the runner type instead (docs/ci.md).
+NAME_VARIABLE = "HISTBENCH_MACHINE"
+# The hardware a result is measured on (MachineRecord.fingerprint); memory sizes within
+# RAM_TOLERANCE of each other count as one (a kernel reserves a little more or less).
+FINGERPRINT = ("arch", "cpu", "cores", "ram_bytes")
+RAM_TOLERANCE = 0.05
+
 _NAME_RE = re.compile(r"[A-Za-z0-9._-]+")
 _UNSAFE_RE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -50,6 +58,11 @@ _OPTIONAL: dict[str, type] = {
     "isolated_cpus": str,
     "aslr": int,
 }
+
+
+# Integer fields a machine can have no more of: a 400-digit core count is a corrupt file,
+# and would overflow every float it meets.
+_LARGEST = {"cores": 2**20, "ram_bytes": 2**64, "aslr": 2}
 
 
 def validate_name(name: str) -> str:
@@ -109,6 +122,11 @@ class MachineRecord:
 
     def same_machine(self, other: MachineRecord) -> bool:
         return self.identity() == other.identity()
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The hardware, stored with every result (``RunResults.fingerprint``): on CI a
+        machine name stands for a runner type, and its runners need not all be alike."""
+        return {key: getattr(self, key) for key in FINGERPRINT}
 
     def noise_warnings(self) -> list[str]:
         """Conditions known to make timings jumpy, worded for someone deciding whether to rerun.
@@ -173,6 +191,10 @@ class MachineRecord:
             if value is not None and not _is_type(value, typ):
                 raise HistbenchError(_wrong_type(key, _type_word(typ) + " or null", value))
             kwargs[key] = value
+        for key, top in _LARGEST.items():
+            value = kwargs.get(key)
+            if value is not None and not 0 <= value <= top:
+                raise HistbenchError(f"{key} {value} is not a plausible value (0 to {top})")
         kwargs["load_average"] = _parse_load_average(d.get("load_average"))
         return cls(**kwargs, schema_version=version)
 
@@ -307,6 +329,8 @@ def collect(name: str | None = None, *, sys_root: str = "/") -> MachineRecord:
     ``sys_root`` replaces ``/`` for the /proc and /sys reads only, so tests can supply a
     fake tree; hostname, OS and interpreter always come from the live process.
     """
+    if name is None and os.environ.get(NAME_VARIABLE):
+        name = os.environ[NAME_VARIABLE]
     name = _default_name() if name is None else validate_name(name)
     governor = _read(sys_root, "sys/devices/system/cpu/cpu0/cpufreq/scaling_governor")
     isolated = _read(sys_root, "sys/devices/system/cpu/isolated")
@@ -358,6 +382,56 @@ def save(record: MachineRecord, results_dir: Path) -> Path:
     text = json.dumps(record.to_dict(), indent=2, sort_keys=True, allow_nan=False) + "\n"
     write_atomic(path, text, durable=True)
     return path
+
+
+def fingerprint_difference(recorded: dict[str, Any], measured: dict[str, Any]) -> str | None:
+    """How the hardware a result was measured on differs from the machine record's, as
+    ``cpu 'B' (record: 'A'), cores 4 (record: 2)``; None when alike (or either is unknown:
+    results written before fingerprints)."""
+    if not recorded or not measured:
+        return None
+    parts = []
+    for key in FINGERPRINT:
+        old, new = recorded.get(key), measured.get(key)
+        if old is None or new is None or old == new:
+            continue
+        if key == "ram_bytes" and isinstance(old, int) and isinstance(new, int) \
+                and abs(new - old) <= RAM_TOLERANCE * max(old, new):
+            continue
+        if key == "ram_bytes":
+            parts.append(f"ram {_gib(new)} (record: {_gib(old)})")
+        else:
+            parts.append(f"{key} {new!r} (record: {old!r})")
+    return ", ".join(parts) or None
+
+
+def _gib(value: Any) -> str:
+    return f"{value / 1024**3:.1f} GiB" if isinstance(value, int) else repr(value)
+
+
+def record_for_run(record: MachineRecord, results_dir: Path) -> list[str]:
+    """What ``run`` saves: like ``save``, but a record of other hardware under the same
+    name is kept (it stays the history's reference) with a warning instead of an error.
+    On CI a name stands for a runner type; each result keeps its own fingerprint, and the
+    site marks those measured on other hardware. Another OS alone (a new runner image)
+    updates the record, said too. Returns the warning lines."""
+    path = machine_path(results_dir, record.name)
+    if not path.exists():
+        save(record, results_dir)
+        return []
+    existing = load(path)
+    diff = fingerprint_difference(existing.fingerprint(), record.fingerprint())
+    if diff:
+        return [f"this machine's hardware differs from {path} ({diff}): results are saved "
+                "under the same name with their own fingerprint, and marked on the site"]
+    warnings = []
+    if existing.os != record.os:
+        warnings.append(f"{path}: OS changed ({existing.os!r} -> {record.os!r}); "
+                        "record updated")
+    # Memory within the tolerance, or the OS changed: the new record replaces the old.
+    write_atomic(path, json.dumps(record.to_dict(), indent=2, sort_keys=True,
+                                  allow_nan=False) + "\n", durable=True)
+    return warnings
 
 
 def load(path: Path) -> MachineRecord:

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from histbench.core.errors import HistbenchError
-from histbench.core.files import read_state_json, write_atomic
+from histbench.core.files import read_document_bytes, read_state_json, write_atomic
 from histbench.store.samples import Summary, summarize
 from histbench.store.statuses import STATUSES, BuildRecord, Status
 
@@ -129,18 +129,12 @@ class BenchmarkResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BenchmarkResult:
+        check_row(data)
         data = dict(data)
         stats = data.pop("stats", None)
         disturbance = data.pop("disturbance", None)
         result = cls(**data)
-        if result.status not in STATUSES:
-            raise ValueError(f"unknown status {result.status!r}")
         result.status = Status(result.status)
-        for key in ("name", "kind", "unit"):
-            if not isinstance(getattr(result, key), str):
-                raise ValueError(f"{key} of {result.name!r} must be a string")
-        for key in ("process_samples", "measured_samples"):
-            _check_samples(f"{result.name} {key}", getattr(result, key), result.kind)
         result.disturbance = Disturbance(**disturbance) if disturbance else None
         if stats:
             result.stats = Summary.from_dict(stats)
@@ -177,10 +171,72 @@ def checked_row_stats(row: dict[str, Any]) -> dict[str, Any]:
     return stats
 
 
+KINDS = ("time", "timeraw", "mem", "peakmem", "track", "instructions", "cycles")
+
+
+def check_row(row: Any) -> None:
+    """One result entry's fields, as a hand edit or another tool may have left them: every
+    reader (the full loader, the site's fast path) checks them here, so that a wrong type
+    is one line naming the benchmark, never a traceback or a silently wrong figure (a
+    ``higher_is_better`` of "false" would turn a speed-up into a regression)."""
+    if not isinstance(row, dict):
+        raise ValueError("a result entry is not an object")
+    name = row.get("name")
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name {name!r} must be a string")
+    for key in ("kind", "unit", "version"):
+        if not isinstance(row.get(key, ""), str):
+            raise ValueError(f"{key} of {name!r} must be a string")
+    if row.get("kind") not in KINDS:
+        raise ValueError(f"kind {row.get('kind')!r} of {name!r} is not one of {KINDS}")
+    if row.get("status", Status.OK.value) not in STATUSES:
+        raise ValueError(f"unknown status {row.get('status')!r} of {name!r}")
+    params = row.get("params", {})
+    if not isinstance(params, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                               for k, v in params.items()):
+        raise ValueError(f"params of {name!r} must be an object of strings")
+    if not isinstance(row.get("higher_is_better", False), bool):
+        raise ValueError(f"higher_is_better of {name!r} must be true or false")
+    for key in ("reason", "stderr_tail"):
+        if not isinstance(row.get(key), (str, type(None))):
+            raise ValueError(f"{key} of {name!r} must be a string")
+    number = row.get("number")
+    if number is not None and (isinstance(number, bool) or not isinstance(number, int)
+                               or number < 1):
+        raise ValueError(f"number of {name!r} must be a positive integer")
+    for key in ("extra", "stats", "disturbance"):
+        if not isinstance(row.get(key) or {}, dict):
+            raise ValueError(f"{key} of {name!r} must be an object")
+    for key in ("process_samples", "measured_samples"):
+        _check_samples(f"{name} {key}", row.get(key, []), row.get("kind"))
+
+
+def check_document(data: dict[str, Any]) -> None:
+    """A result file's own fields, and that no benchmark and parameter set is in it twice
+    (which of two would a reader take?)."""
+    if not isinstance(data.get("env_name"), str) or not data["env_name"]:
+        raise ValueError("env_name must be a string")
+    for key in ("settings", "build", "requirements", "packages", "env_vars"):
+        if not isinstance(data.get(key) or {}, dict):
+            raise ValueError(f"{key} must be an object")
+    if not isinstance(data.get("complete", True), bool):
+        raise ValueError("complete must be true or false")
+    rows = data.get("results", [])
+    if not isinstance(rows, list):
+        raise ValueError("results must be a list")
+    seen = set()
+    for row in rows:
+        check_row(row)
+        key = (row["name"], tuple(sorted(row.get("params", {}).items())))
+        if key in seen:
+            raise ValueError(f"{label_of(row['name'], dict(key[1]))} is in the file twice")
+        seen.add(key)
+
+
 # Kinds whose values are durations or sizes: a negative one is a corrupt file, not a figure,
 # and so is one past what the quantity can be (a call of a year, more bytes than 64 bits
 # address), which would otherwise turn into ratios hundreds of digits long.
-_NON_NEGATIVE_KINDS = ("time", "timeraw", "mem", "peakmem")
+_NON_NEGATIVE_KINDS = ("time", "timeraw", "mem", "peakmem", "instructions", "cycles")
 _LARGEST = {"time": (3.2e7, "a year"), "timeraw": (3.2e7, "a year"),
             "mem": (2.0**64, "2**64 bytes"), "peakmem": (2.0**64, "2**64 bytes")}
 
@@ -241,6 +297,9 @@ class RunResults:
     # in it without a result was left out, not removed; empty where unknown (older files)
     suite: list[str] = field(default_factory=list)
     env_vars: dict[str, str] = field(default_factory=dict)  # the matrix's, as asv records
+    # the hardware measured on (store/machine.FINGERPRINT: arch, cpu, cores, ram_bytes),
+    # per result since runners of one machine name may differ; empty in older files
+    fingerprint: dict[str, Any] = field(default_factory=dict)
 
     @property
     def build_failed(self) -> bool:
@@ -269,15 +328,17 @@ class RunResults:
             "packages": self.packages,
             "suite": self.suite,
             "env_vars": self.env_vars,
+            "fingerprint": self.fingerprint,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunResults:
+        check_document(data)
         commit = data.get("commit")
         return cls(
             machine=data["machine"],
             env_name=data["env_name"],
-            commit=_commit_info(commit) if commit else None,
+            commit=commit_info(commit) if commit else None,
             python=data.get("python", ""),
             requirements=data.get("requirements", {}),
             histbench_version=data.get("histbench_version", ""),
@@ -291,6 +352,7 @@ class RunResults:
             packages=data.get("packages", {}),
             suite=_names(data.get("suite", [])),
             env_vars=_strings(data.get("env_vars", {})),
+            fingerprint=_fingerprint(data.get("fingerprint", {})),
         )
 
 
@@ -307,20 +369,33 @@ def _strings(value: Any) -> dict[str, str]:
     return value
 
 
+def _fingerprint(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, (str, int)) and not isinstance(v, bool)
+            for k, v in value.items()):
+        raise ValueError("fingerprint must be an object of strings and integers")
+    return value
+
+
 def _names(value: Any) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ValueError("suite must be a list of benchmark names")
     return value
 
 
-def _commit_info(data: dict[str, Any]) -> CommitInfo:
+MAX_DATE = 95_617_584_000  # the year 5000, in seconds since the epoch
+
+
+def commit_info(data: dict[str, Any]) -> CommitInfo:
     info = CommitInfo(**data)
     if not isinstance(info.hash, str) or not re.fullmatch(r"[0-9a-f]{7,64}", info.hash):
         raise ValueError(f"commit hash {info.hash!r} is not a hex string")
     if not all(isinstance(v, str) for v in (info.author, info.subject, info.branch)):
         raise ValueError("commit author, subject and branch must be strings")
-    if isinstance(info.date, bool) or not isinstance(info.date, (int, float)):
-        raise ValueError(f"commit date {info.date!r} is not a number")
+    if isinstance(info.date, bool) or not isinstance(info.date, (int, float)) \
+            or not 0 <= info.date <= MAX_DATE:
+        raise ValueError(f"commit date {info.date!r} is not a number of seconds since 1970 "
+                         "(before the year 5000)")
     if not isinstance(info.parents, list) or not all(isinstance(p, str) for p in info.parents):
         raise ValueError("commit parents must be a list of hashes")
     return info
@@ -365,11 +440,7 @@ def read_document(path: Path) -> dict[str, Any]:
     standard library on the large files of long histories (the site reads thousands)."""
     path = Path(path)
     try:
-        data = orjson.loads(path.read_bytes())
-    except FileNotFoundError:
-        raise HistbenchError(f"{path}: result file not found") from None
-    except OSError as exc:  # a folder where the file should be, no permission, ...
-        raise HistbenchError(f"{path}: cannot read result file ({exc.strerror})") from None
+        data = orjson.loads(read_document_bytes(path, "result file"))
     except orjson.JSONDecodeError as exc:
         raise HistbenchError(f"{path}: corrupt result file, not valid JSON "
                              f"(line {exc.lineno})") from None

@@ -11,6 +11,7 @@ from histbench.cli.commands.dev import DevCommand
 from histbench.cli.commands.import_asv import ImportAsvCommand
 from histbench.cli.commands.init import InitCommand
 from histbench.cli.commands.machine import MachineCommand
+from histbench.cli.commands.merge import MergeCommand
 from histbench.cli.commands.preview import PreviewCommand
 from histbench.cli.commands.publish import PublishCommand
 from histbench.cli.commands.regressions import RegressionsCommand
@@ -21,7 +22,7 @@ from histbench.cli.commands.show import ShowCommand
 COMMANDS: tuple[Command, ...] = (
     DevCommand(), RunCommand(), CompareCommand(), ContinuousCommand(), RegressionsCommand(),
     BisectCommand(), ReportCommand(), ShowCommand(), PublishCommand(), PreviewCommand(),
-    ImportAsvCommand(), MachineCommand(), InitCommand(),
+    MergeCommand(), ImportAsvCommand(), MachineCommand(), InitCommand(),
 )
 
 BY_NAME: dict[str, Command] = {command.name: command for command in COMMANDS}

@@ -35,7 +35,8 @@ class BisectCommand(Command):
         parser.add_argument("--step", type=options.positive_int,
                             help="bisect step N as numbered by `regressions`")
         parser.add_argument("--alpha", type=options.probability, default=0.05)
-        parser.add_argument("--rounds", type=options.positive_int, default=None,
+        parser.add_argument("--rounds", default=None,
+                            type=options.positive_int_upto(options.MAX_ROUNDS, "processes"),
                             help="processes per probe")
         options.add_measure(parser)
         options.add_results_source(parser, env=False)

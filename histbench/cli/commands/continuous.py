@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from histbench.cli import options
 from histbench.cli.command import Command
 from histbench.cli.commands.compare import print_comparison
+from histbench.cli.loading import check_output_outside_data
 from histbench.core.config import Config
 from histbench.core.errors import HistbenchError
 from histbench.core.exit_codes import ExitCode
@@ -23,7 +25,8 @@ class ContinuousCommand(Command):
         parser.add_argument("head")
         options.add_bench(parser)
         options.add_quick(parser)
-        parser.add_argument("--rounds", type=options.positive_int,
+        parser.add_argument("--rounds",
+                            type=options.positive_int_upto(options.MAX_ROUNDS, "processes"),
                             help="processes per benchmark and commit")
         parser.add_argument("--summary", type=options.output_file,
                             help="write a Markdown summary here (CI job summary, PR)")
@@ -39,6 +42,8 @@ class ContinuousCommand(Command):
         from histbench.run.rounds import Settings
         from histbench.store import results
 
+        if args.summary:
+            check_output_outside_data(config, Path(args.summary), "--summary")
         run_options = RunOptions(range_spec="", commits=[args.base, args.head],
                                  bench=args.bench, machine=args.machine, interleave=True,
                                  quick=args.quick,

@@ -67,6 +67,8 @@ class DevCommand(Command):
             print(render_table(HEADER, result_rows(found)))
             for err in suite.errors:
                 print(f"error: {err}", file=sys.stderr)
+            for warning in suite.warnings:
+                print(f"warning: {warning}", file=sys.stderr)
             print(f"\n{len(found) - len(failed)} ran, {len(failed)} failed, "
                   f"{len(suite.errors)} import errors", file=sys.stderr)
         return ExitCode.BENCHMARK_FAILED if failed or suite.errors else ExitCode.OK

@@ -21,7 +21,8 @@ class PublishCommand(Command):
         parser.add_argument("--html-dir", help="output folder (default: html_dir of the config)")
         parser.add_argument("--alpha", type=options.probability, default=0.05,
                             help="family-wise false-alarm rate of step detection")
-        parser.add_argument("-j", "--jobs", type=options.positive_int, default=None,
+        parser.add_argument("-j", "--jobs", default=None,
+                            type=options.positive_int_upto(options.MAX_JOBS, "processes"),
                             help="worker processes that render pages (default: one per CPU)")
 
     def run(self, config: Config, args: argparse.Namespace) -> ExitCode:

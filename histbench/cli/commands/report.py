@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING
 
 from histbench.cli import options
 from histbench.cli.command import Command
-from histbench.cli.loading import load_history, named_or_newest, resolve_run
+from histbench.cli.loading import (
+    check_output_outside_data,
+    load_history,
+    named_or_newest,
+    resolve_run,
+)
 from histbench.core.config import Config
 from histbench.core.errors import HistbenchError
 from histbench.core.exit_codes import ExitCode
@@ -42,6 +47,9 @@ class ReportCommand(Command):
         from histbench.store import machine as machines
         from histbench.store import results
 
+        out = Path(args.output) if args.output else None
+        if out:
+            check_output_outside_data(config, out, "--output")
         history = load_history(config, args)
         run = named_or_newest(config, history, args.commit)
         families, title = _families(config, history, run, args)
@@ -51,13 +59,13 @@ class ReportCommand(Command):
             record = None
         repro = report.reproducibility(run, record,
                                        results.load_benchmark_info(config.results_dir))
-        out = Path(args.output) if args.output else None
         if args.format == "json":
             text = json.dumps(report.as_json(families, repro), indent=1)
         elif args.format == "html":
             text = report.html(families, repro, title)
         else:
-            text = report.markdown(families, repro, out.parent if out else Path("."), title)
+            # plots go beside a written report; printed, it has none (no stray files here)
+            text = report.markdown(families, repro, out.parent if out else None, title)
         if out:
             out.write_text(text)
             print(f"wrote {out}", file=sys.stderr)
@@ -82,6 +90,9 @@ def _families(config: Config, history: History, run: RunResults, args: argparse.
         raise HistbenchError(
             f"--baseline {args.baseline!r} is neither a variant (parameter value) of "
             f"any benchmark at {run.commit.short} nor a measured commit") from None
+    if base.commit.hash == run.commit.hash:
+        raise HistbenchError(f"--baseline {args.baseline!r} is the commit being reported "
+                             f"({run.commit.short}): name another (--commit, --baseline)")
     return (families_from_commits(base, run, chosen),
             f"{config.project}: {run.commit.short} against {base.commit.short}")
 

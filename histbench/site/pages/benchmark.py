@@ -122,6 +122,7 @@ class BenchmarkPages:
         writer.render(rel, "benchmark.html", name=name, chunks=chunks,
                       **benchmark_context(members, meta, site.commits, site.machine,
                                           self.settings.position),
+                      **runner_context(site, members),
                       **stable_context(site, self.sites))
 
     def _find_steps(self, k: int, members: list[SeriesData]) -> list[FoundSteps]:
@@ -137,7 +138,8 @@ class BenchmarkPages:
         return repr((self._commits_digest(k), self.settings.config.show_commit_url,
                      [(s.digest(), [st.to_dict() for st in s.steps]) for s in members],
                      [span_of(c, self.settings.position) for s in members for c in s.changes],
-                     len(self.sites), json.dumps(meta, sort_keys=True, default=str)))
+                     len(self.sites), json.dumps(meta, sort_keys=True, default=str),
+                     runner_context(self.sites[k], members)))
 
     def _draw(self, k: int, name: str, members: list[SeriesData],
               drawn: DrawnPages) -> list[dict[str, Any]]:
@@ -185,6 +187,21 @@ def benchmark_context(members: list[SeriesData], meta: dict, commits: list[Commi
             "changes": _changes(members, machine_name, position),
             "failures": _failures(members, commits)[-50:], "attributes": _attributes(first, meta),
             "code": meta.get("code", "")}
+
+
+def runner_context(site: SiteData, members: list[SeriesData]) -> dict[str, Any]:
+    """Where runners differ (docs/ci.md): the runner offsets of sharded runs, as measured
+    on their overlap commit, and the points measured on other hardware than the machine
+    record's."""
+    offsets = [{"params": params_text(s.params), "shard": label.text,
+                "anchor": label.anchor, "ratio": offset.ratio, "p_value": offset.p_value,
+                "applied": offset.applied}
+               for s in members for label, offset in
+               (site.offsets.of_series(s.key) if site.offsets else [])]
+    hardware = [{"hash": c.hash, "short": c.short, "difference": site.hardware[c.hash]}
+                for i, c in enumerate(site.commits) if c.hash in site.hardware
+                and any(s.status[i] == PointStatus.OK for s in members)]
+    return {"shard_offsets": offsets, "other_hardware": hardware}
 
 
 def _changes(members: list[SeriesData], machine_name: str,

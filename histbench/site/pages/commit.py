@@ -34,7 +34,8 @@ class CommitPages:
             digest = repr((commit, parent and parent.hash, child and child.hash,
                            table.fingerprint(i), site.builds.get(commit.hash), url,
                            len(self.sites), site.origins.get(commit.hash),
-                           site.suite_errors.get(commit.hash)))
+                           site.suite_errors.get(commit.hash), site.hardware.get(commit.hash),
+                           site.shards[i] if site.shards else None))
             if not writer.fresh(rel, digest):
                 build = site.builds.get(commit.hash, {})
                 writer.render(rel, "commit.html", commit=commit, parent=parent, child=child,
@@ -43,5 +44,7 @@ class CommitPages:
                               build_reason=build.get("reason", ""),
                               commit_url=url + commit.hash if url else "",
                               origin=site.origins.get(commit.hash, ""),
-                              suite_errors=site.suite_errors.get(commit.hash, []), **common)
+                              suite_errors=site.suite_errors.get(commit.hash, []),
+                              other_hardware=site.hardware.get(commit.hash, ""),
+                              shard=site.shards[i] if site.shards else None, **common)
             table.advance(i)
