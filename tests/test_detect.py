@@ -397,7 +397,7 @@ def test_changes_read_steps_of_any_sign_the_right_way(before, after, final, high
     commits = [CommitInfo(hash=f"{i:040x}") for i in range(9)]
     first = changes_from_steps(series, steps, commits)[0]
     assert first.regression == ((after < before) if higher else (after > before))
-    if before > 0 and after >= 0:
+    if before > 0 and after >= 0 and math.isfinite(after / before):
         assert first.ratio == pytest.approx(after / before)
     else:
         assert first.ratio is None

@@ -32,7 +32,7 @@ class SeriesMeasurer:
     def __init__(self, config: Config, bench: str | None, target: Key | None,
                  machine: str | None, rounds: int | None, measure: str | None = None):
         self.config, self.bench, self.target = config, bench, target
-        self.machine, self.rounds, self.measure = machine, rounds, measure
+        self.machine, self.rounds, self.mode = machine, rounds, measure
         self.batches = 0
 
     def measure(self, batch: list[CommitInfo]) -> dict[str, list[list[float]]]:
@@ -42,7 +42,7 @@ class SeriesMeasurer:
         from histbench.store import results
 
         pattern = name_regex(self.target) if self.target else self._name_pattern()
-        measure = self.measure or ("instructions" if self.target and
+        measure = self.mode or ("instructions" if self.target and
                                    benchmark_of(self.target[0])[1] else None)
         options = RunOptions(range_spec="", commits=[c.hash for c in batch], bench=[pattern],
                              machine=self.machine, interleave=True,
@@ -68,7 +68,7 @@ class SeriesMeasurer:
     def noise_floor(self) -> float:
         """Counts repeat almost exactly: their comparisons need the floor (core/modes)."""
         kind = benchmark_of(self.target[0])[1] if self.target else None
-        if kind is None and self.measure == "instructions":
+        if kind is None and self.mode == "instructions":
             kind = "instructions"
         return count_floor(kind or "")
 
