@@ -113,3 +113,12 @@ def test_the_config_key_and_the_flag_are_checked(tmp_path):
         proc = subprocess.run([sys.executable, "-m", "histbench", command, "--measure",
                                "bogus"], cwd=tmp_path, capture_output=True, text=True)
         assert proc.returncode == 2 and "invalid choice: 'bogus'" in proc.stderr
+
+
+def test_counts_read_with_metric_prefixes():
+    from histbench.core.formatting import format_value, unit_scale
+
+    assert format_value(11_090_000, "instructions") == "11.09 M instructions"
+    assert format_value(9716, "cycles") == "9.716 k cycles"
+    assert format_value(12, "instructions") == "12 instructions"
+    assert unit_scale("cycles", 3e9) == (1e9, "G cycles")

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import math
 
+from histbench.core.modes import COUNT_KINDS
+
 _TIME_STEPS = ((1e-9, "ns"), (1e-6, "µs"), (1e-3, "ms"), (1.0, "s"))
 _BYTE_STEPS = ((1, "B"), (1024, "KiB"), (1024**2, "MiB"), (1024**3, "GiB"))
+_COUNT_STEPS = ((1, ""), (1e3, "k"), (1e6, "M"), (1e9, "G"), (1e12, "T"))
 
 
 def format_value(value: float, unit: str) -> str:
@@ -16,6 +19,9 @@ def format_value(value: float, unit: str) -> str:
         return _scaled(value, _TIME_STEPS)
     if unit == "bytes":
         return _scaled(value, _BYTE_STEPS)
+    if unit in COUNT_KINDS:  # 11.09 M instructions (a count's kind is its unit)
+        scale, prefix = _step_for(abs(value), _COUNT_STEPS)
+        return f"{value / scale:.4g} {prefix + ' ' if prefix else ''}{unit}"
     text = f"{value:.4g}"
     return text if unit in ("unit", "") else f"{text} {unit}"
 
@@ -59,6 +65,9 @@ def unit_scale(unit: str, magnitude: float) -> tuple[float, str]:
         return _step_for(magnitude, _TIME_STEPS)
     if unit == "bytes":
         return _step_for(magnitude, _BYTE_STEPS)
+    if unit in COUNT_KINDS:  # a plot axis in M instructions
+        scale, prefix = _step_for(magnitude, _COUNT_STEPS)
+        return scale, f"{prefix + ' ' if prefix else ''}{unit}"
     return 1.0, "" if unit in ("unit", "") else unit
 
 
