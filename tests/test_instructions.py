@@ -14,6 +14,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from source_keys import keys_read
 
 from histbench.core.errors import HistbenchError
 from histbench.core.modes import count_series_name as series_name
@@ -227,26 +228,12 @@ def test_dump_parsing_and_cycle_estimate(tmp_path):
     assert instructions.estimated_cycles(events) == 1000 + 10 * 9 + 100 * 1
 
 
-def _keys_read(tree: ast.AST, name: str) -> set[str]:
-    keys = set()
-    for node in ast.walk(tree):
-        if (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)
-                and node.value.id == name and isinstance(node.slice, ast.Constant)):
-            keys.add(node.slice.value)
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-              and node.func.attr == "get" and isinstance(node.func.value, ast.Name)
-              and node.func.value.id == name and node.args
-              and isinstance(node.args[0], ast.Constant)):
-            keys.add(node.args[0].value)
-    return keys
-
-
 def test_the_instructions_config_keys_match_on_both_sides(tmp_path):
     """The parent's InstructionsConfig (run/valgrind.py) against what the worker reads."""
     assert "instructions.py" in WORKER_FILES
     source = (WORKER_SCRIPT.parent / "instructions.py").read_text()
     declared = set(worker_spec.InstructionsConfig.__annotations__)
-    assert _keys_read(ast.parse(source), "icfg") == declared
+    assert keys_read(ast.parse(source), "icfg") == declared
     tool = valgrind.Valgrind(valgrind="valgrind", setarch="setarch", version="valgrind-x",
                              method=valgrind.SHIM, shim="shim.so", args=("--tool=callgrind",))
     assert set(tool.worker_config(tmp_path)) == declared

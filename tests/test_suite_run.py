@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from source_keys import keys_read
 
 from histbench.measure import WORKER_FILES, WORKER_SCRIPT, worker_spec
 from histbench.run.rounds import ProcessEnv, QuietLevel, Settings, run_suite
@@ -222,22 +223,6 @@ def test_worker_runs_without_histbench_installed(tmp_path, python):
     assert '"bench_features.time_function"' in out.read_text()
 
 
-def _keys_read(tree: ast.AST, name: str) -> set[str]:
-    """Every constant key read from a variable ``name``: ``name["k"]``, ``name.get("k")``,
-    ``name.pop("k")``."""
-    keys = set()
-    for node in ast.walk(tree):
-        if (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)
-                and node.value.id == name and isinstance(node.slice, ast.Constant)):
-            keys.add(node.slice.value)
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-              and node.func.attr in ("get", "pop") and isinstance(node.func.value, ast.Name)
-              and node.func.value.id == name and node.args
-              and isinstance(node.args[0], ast.Constant)):
-            keys.add(node.args[0].value)
-    return keys
-
-
 def test_worker_reads_exactly_the_spec_keys_the_parent_declares():
     """The parent builds the worker's spec files from measure/worker_spec.py's TypedDicts;
     the worker, in another interpreter, reads them by key. A key on one side only would be
@@ -248,12 +233,12 @@ def test_worker_reads_exactly_the_spec_keys_the_parent_declares():
     nodes = {n.name: n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
     declared = set().union(*(t.__annotations__ for t in (
         worker_spec.DiscoverSpec, worker_spec.SetupCacheSpec, worker_spec.RunSpec)))
-    assert _keys_read(tree, "spec") == declared
+    assert keys_read(tree, "spec") == declared
     run_config = {"measure_time", "measure_timeraw", "_measure"}
-    assert set().union(*(_keys_read(nodes[f], "cfg") for f in run_config)) \
+    assert set().union(*(keys_read(nodes[f], "cfg") for f in run_config)) \
         == set(worker_spec.RunConfig.__annotations__)
-    assert _keys_read(nodes["Gauge"], "cfg") == set(worker_spec.GaugeConfig.__annotations__)
-    assert _keys_read(nodes["EnergyMeter"], "cfg") \
+    assert keys_read(nodes["Gauge"], "cfg") == set(worker_spec.GaugeConfig.__annotations__)
+    assert keys_read(nodes["EnergyMeter"], "cfg") \
         == set(worker_spec.EnergyConfig.__annotations__)
 
 

@@ -14,7 +14,7 @@ import itertools
 import json
 import re
 import shlex
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,28 +57,28 @@ def strip_comments(text: str) -> str:
     """JSON with asv's extras removed: ``//`` and ``/* */`` comments outside strings (asv
     reads its config with json5) and trailing commas before ``]`` or ``}``. Comments become
     spaces, newlines kept, so a JSON error still names the right line."""
+    return _outside_strings(_outside_strings(text, _comment), _trailing_comma)
+
+
+def _outside_strings(text: str, step: Callable[[str, int], tuple[str, int] | None]) -> str:
+    """``text`` with its JSON strings kept as they are, and at every other position
+    ``step(text, i)``: a (replacement, next index), or None to keep the character."""
     out: list[str] = []
-    i, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        if c == '"':
+    i = 0
+    while i < len(text):
+        if text[i] == '"':
             j = _string_end(text, i)
             out.append(text[i:j])
             i = j
-        elif text.startswith("//", i):
-            j = text.find("\n", i)
-            j = n if j < 0 else j
-            out.append(" " * (j - i))
-            i = j
-        elif text.startswith("/*", i):
-            j = text.find("*/", i + 2)
-            j = n if j < 0 else j + 2
-            out.append(re.sub(r"[^\n]", " ", text[i:j]))
-            i = j
-        else:
-            out.append(c)
+            continue
+        done = step(text, i)
+        if done is None:
+            out.append(text[i])
             i += 1
-    return _drop_trailing_commas("".join(out))
+        else:
+            out.append(done[0])
+            i = done[1]
+    return "".join(out)
 
 
 def _string_end(text: str, start: int) -> int:
@@ -89,27 +89,27 @@ def _string_end(text: str, start: int) -> int:
     return j + 1
 
 
-def _drop_trailing_commas(text: str) -> str:
-    out: list[str] = []
-    i, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        if c == '"':
-            j = _string_end(text, i)
-            out.append(text[i:j])
-            i = j
-            continue
-        if c == ",":
-            j = i + 1
-            while j < n and text[j] in " \t\r\n":
-                j += 1
-            if j < n and text[j] in "]}":
-                out.append(" ")
-                i += 1
-                continue
-        out.append(c)
-        i += 1
-    return "".join(out)
+def _comment(text: str, i: int) -> tuple[str, int] | None:
+    """A comment at ``i`` as spaces (its newlines kept), up to where it ends."""
+    if text.startswith("//", i):
+        j = text.find("\n", i)
+        j = len(text) if j < 0 else j
+        return " " * (j - i), j
+    if text.startswith("/*", i):
+        j = text.find("*/", i + 2)
+        j = len(text) if j < 0 else j + 2
+        return re.sub(r"[^\n]", " ", text[i:j]), j
+    return None
+
+
+def _trailing_comma(text: str, i: int) -> tuple[str, int] | None:
+    """A comma with only whitespace before the ``]`` or ``}`` that follows: a space."""
+    if text[i] != ",":
+        return None
+    j = i + 1
+    while j < len(text) and text[j] in " \t\r\n":
+        j += 1
+    return (" ", i + 1) if j < len(text) and text[j] in "]}" else None
 
 
 def read_asv_conf(path: Path) -> dict[str, Any]:
