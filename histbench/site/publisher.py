@@ -94,7 +94,7 @@ class Publisher:
 
         def summaries_and_caches() -> None:
             for site in sites:
-                self._summaries(writer, site, sites)
+                self._summaries(writer, site, sites, settings.position)
             warnings.extend(write_machines_page(writer, results_dir, sites))
             cache.save()
 
@@ -126,16 +126,17 @@ class Publisher:
         outcomes = run_tasks(benchmark_tasks(benchmarks), TaskContext(writer, benchmarks),
                              self.jobs)
         drawn = _absorb(outcomes, writer, benchmarks)
-        commits = CommitPages(benchmarks.sites, self.config)
+        commits = CommitPages(benchmarks.sites, self.config, benchmarks.settings.position)
         outcomes = run_tasks(commit_tasks(commits), TaskContext(writer, benchmarks, commits),
                              self.jobs, meanwhile)
         drawn.update(_absorb(outcomes, writer, benchmarks))
         return drawn
 
     @staticmethod
-    def _summaries(writer: PageWriter, site: SiteData, sites: list[SiteData]) -> None:
+    def _summaries(writer: PageWriter, site: SiteData, sites: list[SiteData],
+                   position: dict[str, int]) -> None:
         context = summary_context(site, sites)
-        write_index_pages(writer, site, context, top=site is sites[0])
+        write_index_pages(writer, site, context, top=site is sites[0], position=position)
         write_regressions(writer, site, context)
 
 

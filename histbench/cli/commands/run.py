@@ -40,6 +40,14 @@ class RunCommand(Command):
                                      "do not wait out bursts (the behaviour before disturbance "
                                      "checks)")
         options.add_measure(parser)
+        parser.add_argument("--adaptive", action="store_true",
+                            help="measure a sparse grid, then bisect until every step is "
+                                 "pinned to its exact commit")
+        parser.add_argument("--budget", type=options.positive_int, metavar="N",
+                            help="with --adaptive: measure N commits at most")
+        parser.add_argument("--budget-time", type=options.positive_int, metavar="SECONDS",
+                            help="with --adaptive: start no new batch (up to 8 commits) after "
+                                 "SECONDS")
 
     def run(self, config: Config, args: argparse.Namespace) -> ExitCode:
         from histbench.run.history_runner import Runner, RunOptions
@@ -52,6 +60,8 @@ class RunCommand(Command):
             settings=Settings(rounds=args.rounds, repeat=args.repeat,
                               reject_disturbed=not args.keep_disturbed,
                               measure=args.measure))
+        if args.adaptive or args.budget or args.budget_time:
+            return _adaptive(config, args, run_options)
         runner = Runner(config, run_options, progress_stream=sys.stderr)
         with _terminate_as_interrupt():
             report = runner.run()
@@ -67,6 +77,25 @@ class RunCommand(Command):
               + (f", {report.suite_errors} suite files did not import" if report.suite_errors
                  else ""), file=sys.stderr)
         return ExitCode(report.exit_code)
+
+
+def _adaptive(config: Config, args: argparse.Namespace, run_options) -> ExitCode:
+    from histbench.cli.adaptive_run import AdaptiveRun
+    from histbench.core.errors import HistbenchError
+
+    if not args.adaptive:
+        raise HistbenchError("--budget and --budget-time go with --adaptive")
+    clash = [flag for flag, on in (("--steps", args.steps), ("--shard", args.shard),
+                                   ("--dry-run", args.dry_run),
+                                   ("--interleave", args.interleave)) if on]
+    if clash:
+        raise HistbenchError(f"--adaptive chooses its own commits: drop {', '.join(clash)}")
+    with _terminate_as_interrupt():
+        report = AdaptiveRun(config, run_options, budget=args.budget,
+                             budget_time=args.budget_time, stream=sys.stderr).run()
+    print(f"{report.measured} of {report.commits} commits measured ({report.new} by this run), "
+          f"{len(report.pinned)} steps pinned, {report.open} intervals open", file=sys.stderr)
+    return report.exit_code
 
 
 @contextmanager

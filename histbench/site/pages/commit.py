@@ -8,6 +8,7 @@ from histbench.site.commit_rows import CommitRows
 from histbench.site.model import SiteData
 from histbench.site.page_writer import PageWriter
 from histbench.site.pages.context import stable_context
+from histbench.site.pages.index import skipped_before
 from histbench.store.statuses import BuildStatus
 
 
@@ -15,9 +16,11 @@ class CommitPages:
     """Renders the commit pages of the sites, a run of consecutive commits at a time (each
     page's table is built from the one before). Made once every series' steps are known."""
 
-    def __init__(self, sites: list[SiteData], config: Config):
+    def __init__(self, sites: list[SiteData], config: Config,
+                 position: dict[str, int] | None = None):
         self.sites = sites
         self.config = config
+        self.position = position or {}  # first-parent hash -> index: skipped commits
         self.tables = [CommitRows(site) for site in sites]
 
     def write(self, writer: PageWriter, k: int, lo: int, hi: int) -> None:
@@ -34,6 +37,7 @@ class CommitPages:
             digest = repr((commit, parent and parent.hash, child and child.hash,
                            table.fingerprint(i), site.builds.get(commit.hash), url,
                            len(self.sites), site.origins.get(commit.hash),
+                           skipped_before(site, i, self.position),
                            site.suite_errors.get(commit.hash), site.hardware.get(commit.hash),
                            site.shards[i] if site.shards else None))
             if not writer.fresh(rel, digest):
@@ -44,6 +48,7 @@ class CommitPages:
                               build_reason=build.get("reason", ""),
                               commit_url=url + commit.hash if url else "",
                               origin=site.origins.get(commit.hash, ""),
+                              skipped=skipped_before(site, i, self.position),
                               suite_errors=site.suite_errors.get(commit.hash, []),
                               other_hardware=site.hardware.get(commit.hash, ""),
                               shard=site.shards[i] if site.shards else None, **common)

@@ -18,10 +18,12 @@ NOTABLE = 0.02  # a change smaller than this is shown uncoloured
 
 
 def write_index_pages(writer: PageWriter, site: SiteData, context: dict[str, Any], *,
-                      top: bool) -> None:
+                      top: bool, position: dict[str, int] | None = None) -> None:
     """The site's index, and with ``top`` its copy at the top of the html folder (links
-    into the site's folder by ``base``). ``context``: ``summary_context`` of the site."""
+    into the site's folder by ``base``). ``context``: ``summary_context`` of the site;
+    ``position``: first-parent hash -> index, to say how much of the history was measured."""
     rows = index_rows(site)
+    context = {**context, "coverage": coverage(site, position or {})}
     pages = [(f"{site.slug}/index.html", "")] + ([("index.html", f"{site.slug}/")] if top else [])
     for rel, base in pages:
         writer.always(rel)
@@ -29,6 +31,25 @@ def write_index_pages(writer: PageWriter, site: SiteData, context: dict[str, Any
         writer.render(rel, "index.html", groups=rows, latest=latest, base=base,
                       latest_origin=site.origins.get(latest.hash, ""),
                       latest_errors=site.suite_errors.get(latest.hash, []), **context)
+
+
+def coverage(site: SiteData, position: dict[str, int]) -> tuple[int, int] | None:
+    """(commits measured, first-parent commits from the first to the last of them) when
+    some were skipped (``run --adaptive`` or ``--steps``), else None."""
+    placed = [position[c.hash] for c in site.commits if c.hash in position]
+    if len(placed) < 2:
+        return None
+    span = max(placed) - min(placed) + 1
+    return (len(placed), span) if len(placed) < span else None
+
+
+def skipped_before(site: SiteData, i: int, position: dict[str, int]) -> int:
+    """First-parent commits between measured commit ``i`` and the one before it that were
+    not measured: what the line between their two points on a plot passes over."""
+    if i == 0 or site.commits[i].hash not in position \
+            or site.commits[i - 1].hash not in position:
+        return 0
+    return max(0, position[site.commits[i].hash] - position[site.commits[i - 1].hash] - 1)
 
 
 def index_rows(site: SiteData) -> list[tuple[str, list[dict]]]:
