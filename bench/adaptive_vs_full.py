@@ -2,7 +2,14 @@
 with 5 steps (3% to 50%; two 30 commits apart; one reverted 20 commits later: 6 changes).
 
 Usage: python bench/adaptive_vs_full.py [--seeds S ...] [--per-commit SECONDS
-       --per-call SECONDS] [--no-asv]
+       --per-call SECONDS] [--no-asv] [--real]
+
+``--real`` adds a run on a real 1,000-commit toy git history (tests/toyrepo.py: the
+project's ``compute`` does work proportional to the same levels): ``histbench run main
+--adaptive --measure instructions -b time_compute``, measured for real and timed; its
+steps are those ``histbench regressions`` reports on the instruction series. The full
+run's wall time beside it is 1,000 x that run's own cost per measured commit (measuring
+all 1,000 commits for real would take about an hour).
 
 What is real and what is simulated:
 - The planner (histbench/analysis/adaptive.py, the code `run --adaptive` runs between
@@ -141,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-commit", type=float)
     parser.add_argument("--per-call", type=float)
     parser.add_argument("--no-asv", action="store_true")
+    parser.add_argument("--real", action="store_true",
+                        help="also run --adaptive for real on a 1,000-commit toy history")
     args = parser.parse_args(argv)
     if args.per_commit is None or args.per_call is None:
         per_commit, per_call = calibrate()
@@ -193,9 +202,49 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{n:>8} {count:>8} {count / n:>7.1%} {grid:>5} "
               f"{(count - grid) / len(changes):>10.1f} "
               f"{math.log2(adaptive.spacing(n)):>13.1f} {exact:>3}/{len(changes)}")
+    if args.real:
+        ok &= real_history(truth)
     print(f"\ntargets (all 6 exact, no false step, <= {TARGET_SHARE:.0%} measured, "
           f"<= {TARGET_TIME}x wall): {'met' if ok else 'NOT met'}")
     return 0 if ok else 1
+
+
+def real_history(truth: set[int]) -> bool:
+    """``run --adaptive`` for real on a toy git history with the same changes."""
+    from toyrepo import ToyCommit, make_repo
+
+    level = levels(N, CHANGES)
+    with tempfile.TemporaryDirectory(prefix="histbench-adaptive-") as tmp:
+        repo = Path(tmp) / "repo"
+        start = time.perf_counter()
+        hashes = make_repo(repo, [ToyCommit(work=round(20_000 * v)) for v in level],
+                           config={"env_dir": str(Path(tmp) / "envs")})
+        made = time.perf_counter() - start
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+        start = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "histbench", "run", "main", "--adaptive",
+                               "--measure", "instructions", "-b", "time_compute",
+                               "--machine", "bench"], cwd=repo, env=env,
+                              capture_output=True, text=True)
+        wall = time.perf_counter() - start
+        if proc.returncode != 0:
+            print(proc.stderr[-2000:])
+            return False
+        changes = json.loads(subprocess.run(
+            [sys.executable, "-m", "histbench", "regressions", "--all", "--format", "json"],
+            cwd=repo, env=env, capture_output=True, text=True, check=True).stdout)["changes"]
+        measured = len(list((repo / "results" / "bench").glob("*-*.json")))
+    index = {h: i for i, h in enumerate(hashes)}
+    found = sorted(index[c["first_bad"]] for c in changes
+                   if c["benchmark"].endswith("@instructions"))
+    exact, false = score(found, truth)
+    full = wall / measured * N
+    print(f"\nreal toy history ({N} commits, made in {made:.0f} s), --measure instructions:")
+    print(f"{'run':<22} {'measured':>8} {'wall s':>8} {'x full':>7} {'exact':>7} {'false':>5}")
+    print(f"{'adaptive (real)':<22} {measured:>8} {wall:>8.0f} {wall / full:>7.3f} "
+          f"{exact:>4}/{len(truth)} {false:>5}")
+    print(f"{'full (1000 x its cost)':<22} {N:>8} {full:>8.0f} {1.0:>7.3f}")
+    return measured <= TARGET_SHARE * N and exact == len(truth) and not false
 
 
 if __name__ == "__main__":
