@@ -122,3 +122,20 @@ def test_counts_read_with_metric_prefixes():
     assert format_value(9716, "cycles") == "9.716 k cycles"
     assert format_value(12, "instructions") == "12 instructions"
     assert unit_scale("cycles", 3e9) == (1e9, "G cycles")
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_one_percent_count_step_next_to_large_ones_is_found_at_its_commit(seed):
+    """Counts vary by parts per million within a process: at the floor's resolution they
+    are exact, and a +1% step seven commits from a +10% and a +30% one is its own step
+    (the statistical segmentation, made for noise, merged them)."""
+    rng = np.random.default_rng(seed)
+    steps = {8: 1.10, 15: 1.01, 22: 1.30, 30: 0.97, 38: 0.80}
+    level, history = BASE, []
+    for i in range(45):
+        level *= steps.get(i, 1.0)
+        history.append(list(level * (1 + rng.normal(0, 200e-6, 3))))
+    found = detect_steps(history, noise_floor=COUNT_FLOOR)
+    assert [s.index for s in found] == sorted(steps)
+    for s in found:
+        assert s.ratio == pytest.approx(steps[s.index], rel=2e-3)

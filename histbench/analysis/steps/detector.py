@@ -36,7 +36,7 @@ def detect_steps(series: Sequence[Sequence[float]], *, alpha: float = 0.05,
     if not noise_floor >= 0:
         raise HistbenchError(f"noise_floor must be 0 or more, not {noise_floor!r}")
     min_change = max(min_change, noise_floor)
-    exact = exact_steps(series, min_change)
+    exact = exact_steps(series, min_change, tolerance=noise_floor)
     if exact is not None:
         return exact
     levels = Levels.of(series, noise_floor)

@@ -14,7 +14,8 @@ from histbench.analysis.steps.base import Step
 _FLOAT_MAX = float(np.finfo(np.float64).max)
 
 
-def exact_steps(series: Sequence[Sequence[float]], min_change: float) -> list[Step] | None:
+def exact_steps(series: Sequence[Sequence[float]], min_change: float,
+                tolerance: float = 0.0) -> list[Step] | None:
     """A deterministic history: every commit's samples (two or more) are one value.
 
     Counts (``track_`` benchmarks returning a work count, instruction counts) repeat to
@@ -22,8 +23,14 @@ def exact_steps(series: Sequence[Sequence[float]], min_change: float) -> list[St
     commits is a step, however few commits were measured (a history sampled with
     ``run --steps``). None when any commit varies, or has a single sample (an imported
     median says nothing about its noise): the statistical path decides then.
+
+    ``tolerance`` (relative): samples this close to their commit's median count as one
+    value. Instruction counts vary by a few parts per million within a process (a warm
+    call against a cold one), far below their noise floor (core/modes.COUNT_FLOOR): at
+    that resolution they are deterministic, and a statistical segmentation, built for
+    noise, would merge a 1% step into a 10% one seven commits away.
     """
-    values = _values(series)
+    values = _values(series, tolerance)
     if values is None or len(values) < 2:
         return None
     steps = []
@@ -38,14 +45,23 @@ def exact_steps(series: Sequence[Sequence[float]], min_change: float) -> list[St
     return steps
 
 
-def _values(series: Sequence[Sequence[float]]) -> list[tuple[int, float]] | None:
+def _values(series: Sequence[Sequence[float]],
+            tolerance: float = 0.0) -> list[tuple[int, float]] | None:
     """(position, value) of each commit with data; None if one is not a single value
-    repeated."""
+    repeated (within ``tolerance`` of its median, relative)."""
     values: list[tuple[int, float]] = []
     for i, samples in enumerate(series):
         if len(samples) == 0:
             continue
-        if len(samples) < 2 or any(v != samples[0] for v in samples):
+        if len(samples) < 2:
             return None
-        values.append((i, float(samples[0])))
+        if tolerance <= 0:
+            if any(v != samples[0] for v in samples):
+                return None
+            values.append((i, float(samples[0])))
+            continue
+        centre = float(np.median(samples))
+        if not all(abs(v - centre) <= tolerance * abs(centre) for v in samples):
+            return None
+        values.append((i, centre))
     return values
