@@ -8,6 +8,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from histbench.measure.worker_spec import MAX_ROUNDS
+
 
 # Value checks for numeric options: argparse reports a failure as one line naming the
 # option, before anything is measured (a --rounds -1 or --alpha 2 would otherwise run, and
@@ -37,7 +39,6 @@ def positive_int_upto(limit: int, what: str) -> Callable[[str], int]:
     return parse
 
 
-MAX_ROUNDS = 1000  # processes per benchmark (also the suite's `rounds`: run/suite.py)
 MAX_REPEAT = 100_000  # samples per process
 MAX_JOBS = 256  # page-rendering processes
 

@@ -20,6 +20,8 @@ except ImportError:  # Python 3.7, an old commit's env: the worker needs the key
             super().__init_subclass__()
 
 # A benchmark attribute the suite does not set, as discovery reports it (asv's names).
+MAX_ROUNDS = 1000  # processes per benchmark: a suite's `rounds` or `--rounds` past it never ends
+
 DEFAULTS: dict[str, Any] = {
     "timeout": None,  # the parent applies the config's default_timeout
     "number": 0,  # 0: calibrated to sample_time; 1 with setup hooks (asv#966, timing.py)

@@ -21,8 +21,9 @@ from histbench.core.errors import HistbenchError
 from histbench.core.modes import MODES
 from histbench.core.patterns import compile_pattern
 from histbench.measure import WORKER_SCRIPT
-from histbench.measure.worker_spec import DEFAULTS, DiscoverSpec
+from histbench.measure.worker_spec import DEFAULTS, MAX_ROUNDS, DiscoverSpec
 from histbench.run import reaper
+from histbench.store.results import error_line
 
 
 @dataclass
@@ -89,8 +90,7 @@ class DiscoveryError:
     traceback: str = ""
 
     def __str__(self) -> str:
-        what = self.benchmark or Path(self.file).name
-        return f"{what}: {self.error}"
+        return error_line(vars(self))
 
 
 @dataclass
@@ -152,7 +152,6 @@ def discover(python: str, benchmark_dir: Path, *, timeout: float = 300.0,
     return Suite(benchmarks, errors, warnings)
 
 
-MAX_ROUNDS = 1000  # processes per benchmark: more would not finish (cli/options.py too)
 MAX_SECONDS = 7 * 24 * 3600.0  # timeout, warmup_time, sample_time
 
 

@@ -192,18 +192,13 @@ def condense_file(path: Path) -> Condensed:
               for name in ("median", "median_ci_low", "median_ci_high")),
             bounds, samples, array("d", map(_disturbed_share, rows)),
             str((data.get("settings") or {}).get("imported_from") or ""),
-            [_error_line(e) for e in data.get("errors") or []],
+            [results.error_line(e) for e in data.get("errors") or []],
             shards.label_of(data.get("settings")), dict(data.get("fingerprint") or {}))
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise results.malformed(path, exc) from None
 
 
 _STATUS = {s.value: s for s in Status}  # a lookup: an Enum call per result costs twice as much
-
-
-def _error_line(error: dict[str, Any]) -> str:
-    what = error.get("benchmark") or Path(str(error.get("file") or "suite")).name
-    return f"{what}: {error.get('error', 'failed')}"
 
 
 def _disturbed_share(row: dict[str, Any]) -> float:

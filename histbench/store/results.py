@@ -157,12 +157,16 @@ def summary_fits(n: Any, low: Any, high: Any, values: list[float]) -> bool:
     return not values or (n == len(values) and low == min(values) and high == max(values))
 
 
+def error_line(error: dict[str, Any]) -> str:
+    """One entry of a result file's ``errors`` (a suite file that did not import, a
+    benchmark whose attributes could not be honoured) as the line every reader shows."""
+    what = error.get("benchmark") or Path(str(error.get("file") or "suite")).name
+    return f"{what}: {error.get('error', 'failed')}"
+
+
 def checked_row_stats(row: dict[str, Any]) -> dict[str, Any]:
-    """For readers of the raw JSON (the site's fast path): an ok result's samples checked
-    as ``load`` checks them, and its summary, made again if it is not of its samples."""
-    name, kind = row.get("name"), row.get("kind")
-    for key in ("process_samples", "measured_samples"):
-        _check_samples(f"{name} {key}", row.get(key, []), kind)
+    """For readers of the raw JSON (the site's fast path), after ``check_row``: an ok
+    result's summary, made again if it is not of its samples."""
     groups = [g for g in row.get("process_samples", []) if g]
     values = [v for g in groups for v in g]
     stats = row.get("stats") or {}

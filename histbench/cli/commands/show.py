@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
 from histbench.cli import options
@@ -75,9 +74,7 @@ def _imported_from(run) -> str | None:
 def suite_error_lines(run) -> list[str]:
     """Suite files that did not import at this commit: their benchmarks are missing from
     the table, and a reader must be told why rather than left to notice."""
-    lines = []
-    for err in run.errors:
-        what = err.get("benchmark") or Path(str(err.get("file") or "suite")).name
-        lines.append(f"error: {what}: {err.get('error', 'failed')} (its benchmarks were not "
-                     "measured)")
-    return lines
+    from histbench.store.results import error_line
+
+    return [f"error: {error_line(err)} (its benchmarks were not measured)"
+            for err in run.errors]
