@@ -25,7 +25,7 @@ _EXPORTS = {
     "load_history": "analysis.series", "History": "analysis.series",
     "Series": "analysis.series",
     "compare_runs": "analysis.run_diff", "Row": "analysis.run_diff",
-    "find_changes": "analysis.changes", "Change": "analysis.changes",
+    "find_changes": "analysis.events", "Change": "analysis.changes",
     "bisect": "analysis.bisect", "BisectResult": "analysis.bisect",
     "pick_one": "analysis.name_match",
     "speedup": "analysis.metrics", "Speedup": "analysis.metrics",

@@ -13,7 +13,7 @@ from conftest import FAST_ATTRS
 from toyrepo import ToyCommit, make_repo
 
 from histbench.analysis.bisect import bisect
-from histbench.analysis.changes import find_changes
+from histbench.analysis.events import find_changes
 from histbench.analysis.run_diff import Row, compare_runs, has_regression
 from histbench.analysis.two_sample import minimum_detectable_effect
 from histbench.cli.loading import load_history

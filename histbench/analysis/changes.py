@@ -7,17 +7,23 @@ benchmark's threshold (config ``thresholds``) are not reported.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from histbench.analysis.run_diff import Verdict
-from histbench.analysis.series import History, Series, worse_direction
-from histbench.analysis.shard_offsets import divided
-from histbench.analysis.steps import Step, detect_steps
+from histbench.analysis.series import Series, worse_direction
+from histbench.analysis.steps import Step
 from histbench.core.formatting import ratio_of
-from histbench.core.modes import count_floor
 from histbench.store.results import CommitInfo
+from histbench.store.statuses import TextEnum
+
+
+class Cause(TextEnum):
+    """What moved a step: the code measured, or the machine it was measured on
+    (analysis/events: a machine shift moves most benchmarks at once)."""
+
+    CODE = "code"
+    ENVIRONMENT = "environment"
 
 
 @dataclass
@@ -31,6 +37,15 @@ class Change:
     p_value: float
     regression: bool
     open: bool  # the series has not come back since
+    cause: Cause = Cause.CODE
+    event: int | None = None  # number of its event (analysis/events), once grouped
+    # the step with the machine's move divided out, where a machine shift coincides
+    code_ratio: float | None = None
+
+    @property
+    def open_regression(self) -> bool:
+        """What the open-regression counts count: machine shifts are listed, not counted."""
+        return self.regression and self.open and self.cause == Cause.CODE
 
     @property
     def verdict(self) -> Verdict:
@@ -44,17 +59,8 @@ class Change:
             "first_bad": self.first_bad.hash, "subject": self.first_bad.subject,
             "date": self.first_bad.date, "before": self.before, "after": self.after,
             "ratio": self.ratio, "p_value": self.p_value, "open": self.open,
+            "cause": self.cause.value, "event": self.event, "code_ratio": self.code_ratio,
         }
-
-
-def series_changes(series: Series, commits: list[CommitInfo], *, alpha: float = 0.05,
-                   min_change: float = 0.0,
-                   factors: list[float] | None = None) -> list[Change]:
-    """``factors``: per commit, what its samples are divided by first (the runner offsets
-    of sharded runs: ``History.factors``)."""
-    steps = detect_steps(divided(series.samples(), factors), alpha=alpha,
-                         min_change=min_change, noise_floor=count_floor(series.kind))
-    return changes_from_steps(series, steps, commits)
 
 
 def changes_from_steps(series: Series, steps: list[Step],
@@ -62,12 +68,10 @@ def changes_from_steps(series: Series, steps: list[Step],
     """Steps as changes: direction from ``higher_is_better``, the last commit with data
     before each step, and whether the series has come back since (open or fixed).
 
-    ``series`` is anything with the attributes of a Series (the site has its own)."""
-    samples = series.samples() if steps else []
+    ``series`` is anything with the attributes of a SeriesInfo (the site has its own)."""
     changes = []
     for k, step in enumerate(steps):
-        with_data = [i for i in range(step.index) if len(samples[i])]
-        last_good = commits[with_data[-1]] if with_data else None
+        last_good = commits[step.last_good] if 0 <= step.last_good < step.index else None
         moved = step.after - step.before
         worse = worse_direction(moved, series.higher_is_better) > 0
         later_levels = [s.after for s in steps[k + 1:]]
@@ -78,16 +82,3 @@ def changes_from_steps(series: Series, steps: list[Step],
                               step.after, ratio_of(step.before, step.after), step.p_value,
                               worse, is_open))
     return changes
-
-
-def find_changes(history: History, *, alpha: float = 0.05,
-                 threshold: Callable[[str], float] = lambda name: 0.0) -> list[Change]:
-    """Regressions first, then improvements; newest first within each."""
-    found: list[Change] = []
-    for series in history.series.values():
-        found += series_changes(series, history.commits, alpha=alpha,
-                                min_change=threshold(series.name),
-                                factors=history.factors(series.key))
-    order = {c.hash: i for i, c in enumerate(history.commits)}
-    return sorted(found, key=lambda c: (not c.regression, -order[c.first_bad.hash],
-                                        c.series.label))

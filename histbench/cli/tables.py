@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from histbench.analysis.bisect_hints import bisect_hint, span_of
-from histbench.analysis.changes import Change
+from histbench.analysis.changes import Cause, Change
 from histbench.analysis.run_diff import Row, Verdict
 from histbench.core.formatting import format_ratio, format_value, render_table
 from histbench.store.statuses import Status
@@ -126,6 +126,7 @@ def change_rows(listed: list[ListedChange]) -> list[list[str]]:
         rows.append([
             str(item.number),
             c.verdict.value,
+            _event_cell(c),
             c.series.label,
             f"{c.last_good.short if c.last_good else '(start)'}..{c.first_bad.short}",
             str(item.span) if item.span is not None else "?",
@@ -137,7 +138,13 @@ def change_rows(listed: list[ListedChange]) -> list[list[str]]:
     return rows
 
 
-CHANGE_HEADER = ["#", "kind", "benchmark", "last good..first bad", "commits", "level",
+def _event_cell(c: Change) -> str:
+    if c.event is None:
+        return ""
+    return f"E{c.event}" + (" machine" if c.cause == Cause.ENVIRONMENT else "")
+
+
+CHANGE_HEADER = ["#", "kind", "event", "benchmark", "last good..first bad", "commits", "level",
                  "ratio", "p", "state", "date", "subject"]
 
 

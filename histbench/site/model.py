@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from histbench.analysis.changes import Change, changes_from_steps
+from histbench.analysis.events import EventReport
 from histbench.analysis.series import PointStatus, SeriesInfo, order_commits
 from histbench.analysis.shard_offsets import ShardOffsets, divided, load_offsets
 from histbench.analysis.steps import Step, detect_steps
@@ -108,6 +109,11 @@ class SiteData:
     hardware: dict[str, str] = field(default_factory=dict)
     shards: list[ShardLabel | None] = field(default_factory=list)  # per commit
     offsets: ShardOffsets | None = None  # sharded runs' runner offsets (shard_offsets)
+    # Machine shifts (environment events): (first, last) commit indices into ``commits``,
+    # inclusive; shaded on every benchmark plot.
+    environment_bands: list[tuple[int, int]] = field(default_factory=list)
+    fingerprints: list[dict[str, Any]] = field(default_factory=list)  # per commit: hardware
+    events: EventReport | None = None  # once found (site/events.py), before pages are written
 
     def row_fingerprint(self, i: int) -> bytes:
         """What every series shows at commit ``i`` on a commit page, as bytes (cheap to
@@ -293,6 +299,11 @@ def _samples_key(samples: list[np.ndarray], alpha: float, min_change: float,
     return h.hexdigest()
 
 
+def _detect_job(item: tuple[tuple[list, float, float], float]) -> list[Step]:
+    (samples, min_change, floor), alpha = item
+    return detect_steps(samples, alpha=alpha, min_change=min_change, noise_floor=floor)
+
+
 class StepCache:
     """detect_steps results keyed by the series' samples: unchanged series are free."""
 
@@ -312,6 +323,21 @@ class StepCache:
                                              noise_floor=floor)
         self.used[key] = self.entries[key]
         return key, self.entries[key]
+
+    def detect_many(self, jobs: list[tuple[list, float, float]], alpha: float,
+                    processes: int = 1) -> list[list[Step]]:
+        """detect_steps of many series (samples, min_change, noise floor), through the
+        cache, those not in it by ``processes`` forked workers (event finding)."""
+        jobs = [([np.asarray(x, dtype=float) for x in samples], low, floor)
+                for samples, low, floor in jobs]
+        keys = [_samples_key(samples, alpha, low, floor) for samples, low, floor in jobs]
+        missing = {key: job for key, job in zip(keys, jobs, strict=True)
+                   if key not in self.entries}
+        found = fork_map(_detect_job, [(job, alpha) for job in missing.values()], processes)
+        self.entries.update(zip(missing, found, strict=True))
+        for key in keys:
+            self.used[key] = self.entries[key]
+        return [self.entries[key] for key in keys]
 
     def record(self, key: str, steps: list[Step]) -> None:
         """Steps that another process looked up."""
@@ -358,6 +384,7 @@ def _mark_hardware_and_shards(site: SiteData, runs: list[Condensed], results_dir
         if diff:
             site.hardware[commit.hash] = diff
     site.shards = [by_hash[c.hash].shard for c in site.commits]
+    site.fingerprints = [by_hash[c.hash].fingerprint for c in site.commits]
     if any(site.shards):
         site.offsets = load_offsets(results_dir, site.machine, site.env)
         for s in site.series.values():

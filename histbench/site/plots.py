@@ -3,20 +3,24 @@
 A plot is three SVG layers of the same size, stacked by CSS, each drawn by matplotlib:
 
 - the y axis (ticks, labels, grid, unit), keyed by its limits and unit;
-- the x axis (commit order or dates), keyed by its limits;
-- the data (median lines, CI bands, steps, failures), axes hidden; the page names the
-  lines in HTML (``legend``).
+- the x axis (commit order or dates), keyed by its limits: by default a plot covers only
+  the commits where its benchmark has points (``data_span``), and the benchmark page adds
+  a whole-history variant when that range is not the whole history;
+- the data (environment bands, median lines, CI bands, steps, failures), axes hidden; the
+  page names the lines in HTML (``legend``). Environment bands (``SiteData.
+  environment_bands``: machine shifts) are light grey spans over their commits.
 
 Why layers: the axes are most of the cost of a small matplotlib plot (tick text layout),
 and they repeat. The x axis is the same for every benchmark of a site, and y limits are
-rounded out to the locator's ticks, so a few dozen y axes serve hundreds of benchmarks.
+rounded out to the locator's ticks, so a few dozen y axes serve hundreds of benchmarks
+(x axes of benchmarks that start later than the history are fewer still: one per range).
 Each process draws an axis once and reuses it; per benchmark only the data layer is drawn.
 
 Over the data, each commit gets a transparent column, ``<a><rect><title>``, placed with
 matplotlib's own data transform: hovering anywhere above a commit names it (hash, date,
 subject) with every line's value there, and clicking opens it. No JavaScript, and one
-element per commit whatever the number of lines. Output is deterministic (fixed hash salt,
-no date), so an unchanged plot is byte-identical.
+element per commit in the plotted range whatever the number of lines. Output is
+deterministic (fixed hash salt, no date), so an unchanged plot is byte-identical.
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ MARKERS_UP_TO = 200  # commits: beyond that, dots per commit are clutter, the li
 SIZE = (9, 3.4)  # inches at 72 dpi: SVG user units are points
 AXES_BOX = (0.08, 0.14, 0.9, 0.8)
 Y_TICKS = 5
+BAND_COLOR, BAND_ALPHA = "#8c959f", 0.15  # environment bands (machine shifts)
 
 
 @dataclass
@@ -79,10 +84,74 @@ class Timeline:
     def xs(self, by_date: bool) -> np.ndarray:
         return self.dates if by_date else self.order
 
-    def xlim(self, by_date: bool) -> tuple[float, float]:
+    def xlim(self, by_date: bool, span: tuple[int, int] | None = None
+             ) -> tuple[float, float]:
+        """The x limits of a plot of the whole history, or with ``span`` (first and last
+        commit index, inclusive: ``data_span``) of those commits and a small margin,
+        within the whole history's limits."""
         xs = self.xs(by_date)
         pad = max(0.5, 0.01 * (xs[-1] - xs[0])) if by_date else 0.5
-        return float(xs[0] - pad), float(xs[-1] + pad)
+        whole = float(xs[0] - pad), float(xs[-1] + pad)
+        if span is None:
+            return whole
+        part = xs[span[0]:span[1] + 1]
+        low, high = float(part.min()), float(part.max())
+        pad = max(0.5, 0.01 * (high - low)) if by_date else 0.5 + 0.02 * (high - low)
+        limits = max(whole[0], low - pad), min(whole[1], high + pad)
+        return limits if limits[0] < limits[1] else whole  # dates out of order: all
+
+    def band_xs(self, bands: list[tuple[int, int]], by_date: bool) -> list[tuple[float, float]]:
+        """The x extent of each environment band (first, last commit index, inclusive):
+        by commit order from half a commit before the first to half one after the last;
+        by date from the date of the commit before the first (it is what changed between
+        the two) to the last's. Bands outside the history are dropped."""
+        xs = self.xs(by_date)
+        out = []
+        for first, last in bands:
+            first, last = max(0, int(first)), min(len(xs) - 1, int(last))
+            if first > last:
+                continue
+            if by_date:
+                start = xs[first - 1] if first else self.xlim(True)[0]
+                out.append((float(min(start, xs[last])), float(max(start, xs[last]))))
+            else:
+                out.append((first - 0.5, last + 0.5))
+        return out
+
+    def visible_bands(self, bands: list[tuple[int, int]], by_date: bool,
+                      span: tuple[int, int] | None = None) -> list[tuple[float, float]]:
+        """The bands' x extents that overlap the plotted range (``xlim``)."""
+        low, high = self.xlim(by_date, span)
+        return [(a, b) for a, b in self.band_xs(bands, by_date) if b > low and a < high]
+
+    def shows_bands(self, bands: list[tuple[int, int]],
+                    span: tuple[int, int] | None = None) -> bool:
+        """Whether a plot of ``span`` (by commit order or by date) shows some band: the
+        page names them in its legend only then."""
+        return any(self.visible_bands(bands, by_date, span) for by_date in (False, True))
+
+
+def data_span(series: list[SeriesData]) -> tuple[int, int] | None:
+    """First and last commit index (inclusive) where any of ``series`` has a point: a
+    measurement, a failure or a skip. A commit that did not build counts from the
+    benchmark's first point on (before it, it says nothing of a benchmark that did not
+    exist yet); a series with nothing but such commits counts them. None: no points."""
+    firsts, lasts = [], []
+    for s in series:
+        status = s.status
+        first = next((i for i, st in enumerate(status) if st not in _NOT_ITS_OWN), None)
+        if first is None:
+            first = next((i for i, st in enumerate(status) if st != PointStatus.MISSING),
+                         None)
+            if first is None:
+                continue
+        firsts.append(first)
+        lasts.append(next(i for i in range(len(status) - 1, first - 1, -1)
+                          if status[i] != PointStatus.MISSING))
+    return (min(firsts), max(lasts)) if firsts else None
+
+
+_NOT_ITS_OWN = (PointStatus.MISSING, PointStatus.BUILD_FAILED)
 
 
 def _new_axes() -> Axes:
@@ -137,7 +206,7 @@ class _Canvas:
 
     def data_axes(self) -> Axes:
         ax = self.data
-        for artist in [*ax.lines, *ax.collections, *ax.texts]:
+        for artist in [*ax.lines, *ax.collections, *ax.texts, *ax.patches]:
             artist.remove()
         return ax
 
@@ -202,11 +271,14 @@ def _label(s: SeriesData) -> str:
     return params_text(s.params) or s.name.rsplit(".", 1)[-1]
 
 
-def history_plots(series: list[SeriesData], timeline: Timeline, *,
-                  id_prefix: str = "") -> tuple[str, str]:
+def history_plots(series: list[SeriesData], timeline: Timeline, *, id_prefix: str = "",
+                  span: tuple[int, int] | None = None,
+                  bands: list[tuple[int, int]] | None = None) -> tuple[str, str]:
     """One benchmark's history as HTML, by commit order and by date: each the three layers
     in a ``div.hb-plot``, one line (with CI band) per parameter set (``legend`` names
-    them)."""
+    them). ``span``: the commits (first, last index) the x axis covers (``data_span``),
+    None for the whole history; ``bands``: environment bands to shade, as
+    ``SiteData.environment_bands``."""
     shown = series[:MAX_LINES]
     raw = [tuple(np.array([math.nan if v is None else v for v in values])
                  for values in (s.median, s.ci_low, s.ci_high)) for s in shown]
@@ -220,29 +292,34 @@ def history_plots(series: list[SeriesData], timeline: Timeline, *,
     lines = [tuple(values / factor for values in line) for line in raw]
     titles = hover_titles(shown, [_label(s) for s in shown], timeline)
     return tuple(_plot(shown, lines, titles, timeline, by_date, ylim, unit,
-                       f"{id_prefix}{'d' if by_date else 'o'}") for by_date in (False, True))
+                       f"{id_prefix}{'d' if by_date else 'o'}", timeline.xlim(by_date, span),
+                       timeline.visible_bands(bands or [], by_date, span))
+                 for by_date in (False, True))
 
 
 def _plot(series: list[SeriesData], lines: list, titles: list[str], timeline: Timeline,
-          by_date: bool, ylim: tuple[float, float], unit: str, id_prefix: str) -> str:
+          by_date: bool, ylim: tuple[float, float], unit: str, id_prefix: str,
+          xlim: tuple[float, float], bands: list[tuple[float, float]]) -> str:
     canvas = _canvas()
     xs = timeline.xs(by_date)
-    xlim = timeline.xlim(by_date)
     ax = canvas.data_axes()
-    marker = "o" if len(xs) <= MARKERS_UP_TO else None
+    for j, (x0, x1) in enumerate(bands):  # first: under the lines
+        ax.axvspan(x0, x1, facecolor=BAND_COLOR, alpha=BAND_ALPHA, lw=0, gid=f"hb-band-{j}")
+    shown = int(np.count_nonzero((xs >= xlim[0]) & (xs <= xlim[1])))
+    marker = "o" if shown <= MARKERS_UP_TO else None
     for k, (s, (y, lo, hi)) in enumerate(zip(series, lines, strict=True)):
         color = COLORS[k % len(COLORS)]
         ax.plot(xs, y, color=color, lw=1.2, marker=marker, ms=3)
         _band(ax, xs, lo, hi, color)
-        _mark_steps(ax, s, xs, color, k)
+        _mark_steps(ax, s, xs, color, k, xlim)
         _mark_failures(ax, s, xs)
     ax.set_xlim(*xlim)
     ax.set_ylim(*ylim)
     data = _prefix_ids(_svg(ax), f"{id_prefix}2-")
     end = data.rindex("</svg>")
     hover = "".join(f"{opening}{title}</title></rect></a>"
-                    for opening, title in zip(_columns(ax, timeline, by_date), titles,
-                                              strict=True))
+                    for opening, title in zip(_columns(ax, timeline, by_date, xlim), titles,
+                                              strict=True) if opening)
     return (f'<div class="hb-plot">{_prefix_ids(canvas.y_axis(ylim, unit), f"{id_prefix}0-")}'
             f'{_prefix_ids(canvas.x_axis(xlim, by_date), f"{id_prefix}1-")}'
             f'{data[:end]}<g class="hb-hit">{hover}</g>{data[end:]}</div>')
@@ -261,7 +338,8 @@ def _band(ax: Axes, xs: np.ndarray, lo: np.ndarray, hi: np.ndarray, color: str) 
                           autolim=False)
 
 
-def _mark_steps(ax: Axes, s: SeriesData, xs: np.ndarray, color: str, k: int) -> None:
+def _mark_steps(ax: Axes, s: SeriesData, xs: np.ndarray, color: str, k: int,
+                xlim: tuple[float, float]) -> None:
     """Dashed lines between the last good and first bad commit, with the step's ratio."""
     step_xs = [(xs[st.index - 1] + xs[st.index]) / 2 if st.index else xs[0] for st in s.steps]
     if not step_xs:
@@ -270,7 +348,7 @@ def _mark_steps(ax: Axes, s: SeriesData, xs: np.ndarray, color: str, k: int) -> 
     ax.vlines(step_xs, 0, 1, transform=blended_transform_factory(ax.transData, ax.transAxes),
               colors=color, linestyles="--", lw=0.9, alpha=0.8)
     labelled = -math.inf
-    span = (xs[-1] - xs[0]) or 1.0
+    span = (xlim[1] - xlim[0]) or 1.0
     for step, x in zip(s.steps, step_xs, strict=True):
         if x - labelled > 0.06 * span:  # labels closer than that would overprint
             label = f"{format_ratio(ratio_of(step.before, step.after), 2)}x"
@@ -299,24 +377,31 @@ def _svg(ax: Axes) -> str:
     return svg[svg.index("<svg"):]
 
 
-def _columns(ax: Axes, timeline: Timeline, by_date: bool) -> list[str]:
+def _columns(ax: Axes, timeline: Timeline, by_date: bool,
+             xlim: tuple[float, float]) -> list[str]:
     """Per commit, the opening of its hover column: a link and a rect over the plot area,
-    columns meeting half-way between commits. The same for every plot of a site."""
-    key = (by_date, timeline.xlim(by_date))
+    columns meeting half-way between commits. A plot of part of the history (``xlim``,
+    the axes' limits, not the whole history's) has no column for the commits outside it:
+    their openings are empty. The same for every plot of a site with those limits."""
+    key = (by_date, xlim)
     if key not in timeline.columns:
         xs = timeline.xs(by_date)
-        n = len(xs)
-        px = ax.transData.transform(np.column_stack([xs, np.zeros(n)]))[:, 0]
+        inside = np.arange(len(xs)) if xlim == timeline.xlim(by_date) else \
+            np.flatnonzero((xs >= xlim[0]) & (xs <= xlim[1]))
+        n = len(inside)
+        px = ax.transData.transform(np.column_stack([xs[inside], np.zeros(n)]))[:, 0]
         box = ax.get_window_extent()
         edges = np.empty(n + 1)
         edges[1:-1] = (px[1:] + px[:-1]) / 2
         edges[0], edges[-1] = box.x0, box.x1
         edges = np.clip(edges, box.x0, box.x1)
         top = ax.figure.bbox.height - box.y1
-        timeline.columns[key] = [
-            f'<a href="{link}"><rect x="{left:.1f}" y="{top:.1f}" '
-            f'width="{max(right - left, 0.5):.1f}" height="{box.height:.1f}"><title>'
-            for link, left, right in zip(timeline.links, edges[:-1], edges[1:], strict=True)]
+        openings = [""] * len(xs)
+        for i, left, right in zip(inside.tolist(), edges[:-1], edges[1:], strict=True):
+            openings[i] = (f'<a href="{timeline.links[i]}"><rect x="{left:.1f}" '
+                           f'y="{top:.1f}" width="{max(right - left, 0.5):.1f}" '
+                           f'height="{box.height:.1f}"><title>')
+        timeline.columns[key] = openings
     return timeline.columns[key]
 
 

@@ -22,6 +22,7 @@ from histbench.core.config import Config, commit_url_problem
 from histbench.core.errors import HistbenchError
 from histbench.core.parallel import available_cpus
 from histbench.site import templating
+from histbench.site.events import find_site_events
 from histbench.site.model import ResultCache, SiteData, StepCache, load_site_data
 from histbench.site.page_tasks import (
     TaskContext,
@@ -84,6 +85,8 @@ class Publisher:
         cache = ResultCache(self.html_dir / CACHE_DIR / "results.pickle")
         steps = StepCache(self.html_dir / CACHE_DIR / "steps.pickle")
         sites = self._load_sites(names, cache, order, known)
+        for site in sites:
+            find_site_events(site, steps, self.alpha, self.config.threshold_for, self.jobs)
         settings = BenchmarkSettings(self.config, self.alpha,
                                      {h: i for i, h in enumerate(order or [])},
                                      load_benchmark_info(results_dir))

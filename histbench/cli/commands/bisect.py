@@ -73,7 +73,7 @@ class BisectCommand(Command):
 
 def _numbered_step(config: Config, args: argparse.Namespace) -> tuple[Change, str]:
     """Step ``--step N`` as `regressions` numbers it, on the same history and settings."""
-    from histbench.analysis.changes import find_changes
+    from histbench.analysis.events import find_changes
 
     history = load_history(config, args)
     changes = find_changes(history, alpha=args.alpha, threshold=config.threshold_for)

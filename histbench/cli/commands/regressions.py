@@ -1,5 +1,6 @@
-"""`histbench regressions`: every step the detector finds in every benchmark's history,
-numbered as `bisect --step` takes them."""
+"""`histbench regressions`: events (steps of several benchmarks at one commit, attributed
+to the code or to the machine: analysis/events), then every step the detector finds in
+every benchmark's history, numbered as `bisect --step` takes them."""
 
 from __future__ import annotations
 
@@ -24,24 +25,35 @@ class RegressionsCommand(Command):
         options.add_results_source(parser, env=True)
 
     def run(self, config: Config, args: argparse.Namespace) -> ExitCode:
-        from histbench.analysis.changes import find_changes
+        from histbench.analysis.events import history_events
+        from histbench.cli.event_tables import events_json, events_text, listed_events
         from histbench.cli.tables import (
             changes_json,
             changes_markdown,
             changes_text,
             list_changes,
+            markdown_table,
         )
+        from histbench.core.formatting import render_table
 
         history = load_history(config, args)
-        changes = find_changes(history, alpha=args.alpha, threshold=config.threshold_for)
-        listed = list_changes(changes, history.machine, history_order(config))
+        report = history_events(history, alpha=args.alpha, threshold=config.threshold_for)
+        listed = list_changes(report.changes, history.machine, history_order(config))
+        events = listed_events(report, args.all)
         if not args.all:
             listed = [item for item in listed if item.change.regression]
         if args.format == "json":
             print(changes_json(listed, {"machine": history.machine, "env": history.env_name,
-                                        "commits": len(history.commits)}))
+                                        "commits": len(history.commits),
+                                        **events_json(report, events)}))
         elif args.format == "markdown":
-            print(changes_markdown(listed))
+            print(events_text(report, events, markdown_table))
+            if listed:
+                print("\nSteps:\n\n" + changes_markdown(listed))
+        elif not report.changes:
+            print("no significant steps found")
         else:
-            print(changes_text(listed) if listed else "no significant steps found")
+            print(events_text(report, events, render_table))
+            if listed:
+                print("\nSteps:\n" + changes_text(listed))
         return ExitCode.OK

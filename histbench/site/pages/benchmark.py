@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from histbench.analysis.bisect_hints import bisect_hint, span_of
+from histbench.analysis.changes import Cause
 from histbench.analysis.series import PointStatus
 from histbench.analysis.steps import Step
 from histbench.core.config import Config
@@ -118,14 +119,16 @@ class BenchmarkPages:
         rel = f"{site.slug}/b/{page_slug(name)}"
         if writer.fresh(rel, self._digest(k, members, meta)):
             return
-        chunks = self._draw(k, name, members, drawn)
-        writer.render(rel, "benchmark.html", name=name, chunks=chunks,
+        chunks, x_range = self._draw(k, name, members, drawn)
+        writer.render(rel, "benchmark.html", name=name, chunks=chunks, x_range=x_range,
                       **benchmark_context(members, meta, site.commits, site.machine,
                                           self.settings.position),
                       **runner_context(site, members),
                       **stable_context(site, self.sites))
 
     def _find_steps(self, k: int, members: list[SeriesData]) -> list[FoundSteps]:
+        if self.sites[k].events is not None:
+            return []  # found with the site's events (site/events.py), causes and all
         found = []
         for s in members:
             key, steps = self.step_cache.lookup(
@@ -136,29 +139,49 @@ class BenchmarkPages:
 
     def _digest(self, k: int, members: list[SeriesData], meta: dict) -> str:
         return repr((self._commits_digest(k), self.settings.config.show_commit_url,
+                     _bands(self.sites[k]),
                      [(s.digest(), [st.to_dict() for st in s.steps]) for s in members],
-                     [span_of(c, self.settings.position) for s in members for c in s.changes],
+                     [(span_of(c, self.settings.position), c.cause.value, c.event)
+                      for s in members for c in s.changes],
                      len(self.sites), json.dumps(meta, sort_keys=True, default=str),
                      runner_context(self.sites[k], members)))
 
-    def _draw(self, k: int, name: str, members: list[SeriesData],
-              drawn: DrawnPages) -> list[dict[str, Any]]:
+    def _draw(self, k: int, name: str, members: list[SeriesData], drawn: DrawnPages
+              ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """The plots of each chunk of parameter sets, and the x range they cover (None:
+        the whole history). The x axis covers the commits where any of the benchmark's
+        series has a point; where that is not the whole history, each chunk also gets a
+        whole-history variant (``whole``), which the page's control shows instead."""
         from histbench.site import plots  # matplotlib: only when drawing
 
         if not self.axis_layers_given:
             plots.use_axis_layers(self.axis_layers)
             self.axis_layers_given = True
+        timeline, commits = self._timeline(k), self.sites[k].commits
+        bands = _bands(self.sites[k])
+        span = plots.data_span(members)
+        if span is not None and timeline.xlim(False, span) == timeline.xlim(False):
+            span = None  # the data covers the whole history: one variant
+        x_range = None if span is None else {
+            "first": commits[span[0]], "last": commits[span[1]],
+            "count": span[1] - span[0] + 1, "total": len(commits)}
         chunks = []
         for i in range(0, len(members), CHUNK):
             chunk = members[i:i + CHUNK]
-            order_svg, date_svg = plots.history_plots(chunk, self._timeline(k),
-                                                      id_prefix=f"c{i}")
+            order_svg, date_svg = plots.history_plots(chunk, timeline, id_prefix=f"c{i}",
+                                                      span=span, bands=bands)
+            whole = plots.history_plots(chunk, timeline, id_prefix=f"c{i}w", bands=bands) \
+                if span is not None else None
             title = (f"{params_text(chunk[0].params)} … {params_text(chunk[-1].params)}"
                      if len(chunk) > 1 else params_text(chunk[0].params) or name)
             chunks.append({"title": title, "order_svg": order_svg, "date_svg": date_svg,
+                           "bands": timeline.shows_bands(bands, span),
+                           "whole": None if whole is None else {
+                               "order_svg": whole[0], "date_svg": whole[1],
+                               "bands": timeline.shows_bands(bands)},
                            "legend": plots.legend(chunk) if len(chunk) > 1 else []})
         drawn.axes.update(plots.drawn_axis_layers())
-        return chunks
+        return chunks, x_range
 
     def _timeline(self, k: int):
         from histbench.site.plots import Timeline
@@ -176,6 +199,12 @@ class BenchmarkPages:
             self.commit_digests[k] = hashlib.sha256(repr([
                 (c.hash, c.subject, c.date) for c in self.sites[k].commits]).encode()).hexdigest()
         return self.commit_digests[k]
+
+
+def _bands(site: SiteData) -> list[tuple[int, int]]:
+    """The site's environment bands as plain tuples: drawn on every plot, and part of
+    every benchmark page's digest (new bands redraw the pages)."""
+    return [(int(first), int(last)) for first, last in site.environment_bands]
 
 
 def benchmark_context(members: list[SeriesData], meta: dict, commits: list[CommitInfo],
@@ -216,7 +245,8 @@ def _changes(members: list[SeriesData], machine_name: str,
                             "before": format_value(c.before, s.unit),
                             "after": format_value(c.after, s.unit), "ratio": c.ratio,
                             "p_value": c.p_value, "open": c.open,
-                            "subject": c.first_bad.subject})
+                            "machine": c.cause == Cause.ENVIRONMENT, "event": c.event,
+                            "code_ratio": c.code_ratio, "subject": c.first_bad.subject})
     changes.sort(key=lambda c: -c["first_bad"].date)
     return changes
 

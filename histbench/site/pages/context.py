@@ -8,9 +8,13 @@ from histbench.site.model import SiteData
 
 
 def summary_context(site: SiteData, sites: list[SiteData]) -> dict[str, Any]:
-    """For the summary pages, with the count of open regressions for their badge."""
-    open_count = sum(1 for s in site.series.values() for c in s.changes
-                     if c.regression and c.open)
+    """For the summary pages, with the count of open regressions for their badge: code
+    events with an open regression (machine shifts are listed, not counted)."""
+    if site.events is not None:
+        open_count = len(site.events.open_events)
+    else:
+        open_count = sum(1 for s in site.series.values() for c in s.changes
+                         if c.open_regression)
     return {"site": site, "sites": sites, "open_count": open_count}
 
 

@@ -76,7 +76,7 @@ def index_row(s: SeriesData, group: str) -> dict[str, Any]:
         else s.status[-1].value if s.status else "",
         "prev": prev_text, "prev_class": prev_class, "best": best_text,
         "best_class": best_class,
-        "open": sum(1 for c in s.changes if c.regression and c.open),
+        "open": sum(1 for c in s.changes if c.open_regression),
         "failed": s.reasons[-1] if failing else "",
     }
 

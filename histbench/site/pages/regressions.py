@@ -1,9 +1,13 @@
-"""A site's open regressions, as a page and as an Atom feed."""
+"""A site's open regressions, as a page and as an Atom feed: one entry per event (the
+steps of several benchmarks at one commit), code events first; machine shifts are listed
+on their own and not counted (analysis/events)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from histbench.analysis.changes import Cause, Change
+from histbench.analysis.events import Event
 from histbench.core.formatting import format_value
 from histbench.site.commit_rows import page_slug
 from histbench.site.model import SiteData
@@ -14,23 +18,35 @@ from histbench.store.results import params_text
 
 def write_regressions(writer: PageWriter, site: SiteData, context: dict[str, Any]) -> None:
     """``context``: ``summary_context`` of the site."""
-    rows, fixed = [], 0
-    for s in site.series.values():
-        for c in s.changes:
-            if c.regression and c.open:
-                rows.append({"name": s.name, "page": page_slug(s.name),
-                             "params": params_text(s.params), "last_good": c.last_good,
-                             "first_bad": c.first_bad,
-                             "before": format_value(c.before, s.unit),
-                             "after": format_value(c.after, s.unit), "ratio": c.ratio,
-                             "p_value": c.p_value})
-            else:
-                fixed += 1
-    rows.sort(key=lambda r: (-r["first_bad"].date, r["name"]))
+    events = site.events.events if site.events is not None else []
+    open_events = [_event_row(e) for e in events if e.open]
+    shifts = [_event_row(e) for e in events if e.cause == Cause.ENVIRONMENT]
+    others = sum(1 for e in events if e.cause == Cause.CODE and not e.open)
+    open_events.sort(key=lambda r: (-r["size"], -r["first"].date))
     rel = f"{site.slug}/regressions.html"
     writer.always(rel)
-    writer.render(rel, "regressions.html", rows=rows, fixed=fixed, **context)
+    writer.render(rel, "regressions.html", events=open_events, shifts=shifts, others=others,
+                  **context)
     feed = f"{site.slug}/regressions.atom"
     writer.always(feed)
-    updated = isodate(max((r["first_bad"].date for r in rows), default=0))
-    writer.render(feed, "feed.atom", rows=rows, updated=updated, **context)
+    updated = isodate(max((r["first"].date for r in open_events), default=0))
+    writer.render(feed, "feed.atom", events=open_events, updated=updated, **context)
+
+
+def _event_row(e: Event) -> dict[str, Any]:
+    steps = [_step_row(c) for c in e.changes
+             if e.cause == Cause.ENVIRONMENT or c.open_regression]
+    return {"number": e.number, "cause": e.cause.value, "first": e.first, "last": e.last,
+            "last_good": e.last_good, "size": e.size, "measured": e.measured,
+            "ratio": e.ratio, "low": e.low, "high": e.high,
+            "machine_factor": e.machine_factor, "hardware": e.hardware,
+            "reverts": e.reverts, "reverted_by": e.reverted_by,
+            "subjects": e.subjects, "steps": steps}
+
+
+def _step_row(c: Change) -> dict[str, Any]:
+    s = c.series
+    return {"name": s.name, "page": page_slug(s.name), "params": params_text(s.params),
+            "before": format_value(c.before, s.unit), "after": format_value(c.after, s.unit),
+            "ratio": c.ratio, "code_ratio": c.code_ratio, "p_value": c.p_value,
+            "first_bad": c.first_bad, "last_good": c.last_good}

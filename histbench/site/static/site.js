@@ -28,6 +28,13 @@
       document.querySelectorAll(".axis-date").forEach(function (e) { e.hidden = axis !== "date"; });
     });
   });
+  var whole = document.querySelector(".hb-whole");
+  if (whole) {
+    whole.addEventListener("change", function () {
+      document.querySelectorAll(".x-data").forEach(function (e) { e.hidden = whole.checked; });
+      document.querySelectorAll(".x-whole").forEach(function (e) { e.hidden = !whole.checked; });
+    });
+  }
   var chunk = document.querySelector(".hb-chunk");
   if (chunk) {
     chunk.addEventListener("change", function () {
