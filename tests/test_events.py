@@ -11,11 +11,10 @@ is more than 40 noise SDs and the bounds below are far from what noise reaches.
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import shared_django_results
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from synthetic_noise import commit_samples
@@ -515,25 +514,11 @@ def test_events_do_not_depend_on_the_unit(case):
 # --- 9. Django's real asv history --------------------------------------------------------
 
 
-def django_results() -> Path | None:
-    candidates = [Path(os.environ["HISTBENCH_SHARED"])] if "HISTBENCH_SHARED" in os.environ \
-        else []
-    candidates += [Path(__file__).resolve().parents[2] / "shared", Path("/work/shared")]
-    for root in candidates:
-        path = root / "data" / "asv-results-django" / "results"
-        if path.is_dir():
-            return path
-    return None
-
-
 def test_django_history_machine_shifts_are_events(tmp_path):
     from histbench.analysis.series import load_history
     from histbench.store.asv_import import import_asv
 
-    source = django_results()
-    if source is None:
-        pytest.skip("shared/data/asv-results-django not found")
-    report_ = import_asv(source, tmp_path, jobs=2)
+    report_ = import_asv(shared_django_results(), tmp_path, jobs=2)
     assert report_.skipped == []
     history = load_history(tmp_path, "ubuntu-latest")
     assert len(history.commits) == 903
