@@ -19,6 +19,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from histbench.analysis.changes import Cause
 from histbench.analysis.series import PointStatus
 from histbench.core.formatting import format_ratio, format_value, ratio_of
 from histbench.site.model import SeriesData, SiteData
@@ -53,7 +54,7 @@ class CommitRows:
         for s in self.series:
             for c in s.changes:
                 self.changed_at.setdefault(c.first_bad.hash, []).append(
-                    (s.label, c.regression, round(c.p_value, 6)))
+                    (s.label, c.regression, round(c.p_value, 6), c.cause.value, c.event))
         self.prev: list[int | None] = []
         self.texts: list[dict[int, str]] = []
 
@@ -110,6 +111,9 @@ def _row(s: SeriesData, head: Markup, i: int, prev: int | None, change,
         verdict = change.verdict
         note = f"{verdict} detected here (p = {change.p_value:.2g})"
         css, order = ("changed bad" if change.regression else "changed good"), 0
+        if change.cause == Cause.ENVIRONMENT:
+            note += f": machine shift E{change.event} (most benchmarks moved together)"
+            css = "changed machine"
     elif s.status[i] not in (PointStatus.OK, PointStatus.MISSING):
         note = s.status[i].value + (f": {escape(s.reasons[i])}" if s.reasons[i] else "")
         css, order = "bad", 1

@@ -29,6 +29,10 @@ EVIDENCE_MIN_MEMBERS = 2
 OUTLIER_SDS = 4.0  # a residual this far out is a code change of the series' own
 MIN_SCALE = 0.01  # log: the smallest spread of residuals assumed (1%)
 JUMP_WIDTH = 5  # commits with data each side whose median level a series' move compares
+SQRT2 = 2 ** 0.5
+# SD of a move over a level's SD: two medians of JUMP_WIDTH levels (a median's variance is
+# about pi/2 times a mean's)
+MOVE_NOISE = (2 * (np.pi / 2) / JUMP_WIDTH) ** 0.5
 MIN_SHIFT = 0.02  # log: shifts smaller than this teach nothing about loadings
 MIN_CODE = 0.05  # log: a code change at a shift is at least this large (5%) to be told
 STILL = 0.25  # a series moving less than this share of the shift did not move ...
@@ -75,7 +79,19 @@ class Shift:
         return float(np.median(values)) if values else 0.0
 
 
-def loadings(shifts: list[Shift], rows: int) -> list[np.ndarray]:
+def level_noise(levels: np.ndarray) -> np.ndarray:
+    """Per row (log levels, NaN: no data), the robust SD of one commit's level, from the
+    differences of consecutive levels: commit-to-commit jitter included, steps ignored."""
+    out = np.zeros(levels.shape[0])
+    for row, series in enumerate(levels):
+        values = series[~np.isnan(series)]
+        if values.size > 2:
+            diffs = np.diff(values)
+            out[row] = 1.4826 * float(np.median(np.abs(diffs - np.median(diffs)))) / SQRT2
+    return out
+
+
+def loadings(shifts: list[Shift], rows: int, noise: np.ndarray) -> list[np.ndarray]:
     """Per shift, each row's sensitivity to the machine learnt from the other shifts
     (median of move / shift's move); 1 where there is nothing to learn from. Learnt
     twice: a row's move at a shift where it is a code suspect (its own code changed
@@ -84,7 +100,7 @@ def loadings(shifts: list[Shift], rows: int) -> list[np.ndarray]:
     ratios = _ratios(shifts, rows)
     first = _loadings(ratios)
     for k, shift in enumerate(shifts):
-        for row in code_suspects(shift, first[k], 0.0):
+        for row in code_suspects(shift, first[k], noise, 0.0):
             ratios[k, row] = np.nan
     return _loadings(ratios)
 
@@ -111,18 +127,23 @@ def _loadings(ratios: np.ndarray) -> list[np.ndarray]:
     return out
 
 
-def code_suspects(shift: Shift, beta: np.ndarray, min_move: float) -> dict[int, float]:
+def code_suspects(shift: Shift, beta: np.ndarray, noise: np.ndarray,
+                  min_move: float) -> dict[int, float]:
     """Rows whose move is far from the machine's prediction, with their residual (log):
-    candidates for a code change at the shift, to be confirmed on the corrected series."""
+    candidates for a code change at the shift, to be confirmed on the corrected series.
+    Far: ``OUTLIER_SDS`` robust SDs of all rows' residuals, and as many SDs of the row's
+    own move (``noise``: its level's SD; a move is a difference of two medians of
+    ``JUMP_WIDTH`` levels), so a noisy series is not judged by the quiet ones' spread."""
     residual = shift.moves - beta * shift.move
     finite = residual[~np.isnan(residual)]
     if finite.size < MIN_MEMBERS:
         return {}
     centre = float(np.median(finite))
     scale = max(1.4826 * float(np.median(np.abs(finite - centre))), MIN_SCALE)
-    bound = max(OUTLIER_SDS * scale, min_move, MIN_CODE)
+    own = OUTLIER_SDS * MOVE_NOISE * noise
+    bound = np.maximum(max(OUTLIER_SDS * scale, min_move, MIN_CODE), own)
     suspects = {row: float(r) for row, r in enumerate(residual)
-                if not np.isnan(r) and abs(r - centre) > bound}
+                if not np.isnan(r) and abs(r - centre) > bound[row]}
     # Several series that did not move at all: a group the machine does not reach
     # (I/O-bound), not as many code changes cancelling the shift to the percent.
     still = [row for row in suspects if abs(shift.moves[row]) < STILL * abs(shift.move)]
@@ -130,3 +151,17 @@ def code_suspects(shift: Shift, beta: np.ndarray, min_move: float) -> dict[int, 
         for row in still:
             del suspects[row]
     return suspects
+
+
+def second_factor(residuals: dict[int, float], shift: Shift) -> list[int]:
+    """The code suspects of a shift that are the machine after all: as many of them,
+    moving the same way off the machine's prediction, as would make a machine shift of
+    their own (another runner moves an ORM benchmark and a parsing one differently:
+    more than one factor). A coincident code change moves a few."""
+    measured = int(np.sum(~np.isnan(shift.moves)))
+    out = []
+    for sign in (1, -1):
+        rows = [k for k, r in residuals.items() if r * sign > 0]
+        if rows and is_machine_shift([residuals[k] for k in rows], measured, False):
+            out += rows
+    return out

@@ -84,6 +84,7 @@ def find_events(series: Sequence[SeriesHistory], commits: list[CommitInfo], *,
     mode = common_mode.estimate(levels)
     row_of = {k: r for r, k in enumerate(timing)}
     groups = [[found[i] for i in g] for g in clusters([f.index for f in found])]
+    groups, found = _corroborated(groups, alpha / max(1, sum(_measured(s) for s in series)))
     shifts = {}
     for g, group in enumerate(groups):
         first, last = min(f.index for f in group), max(f.index for f in group)
@@ -94,9 +95,10 @@ def find_events(series: Sequence[SeriesHistory], commits: list[CommitInfo], *,
         if attribution.is_machine_shift(moves, measured, evidence is not None):
             members = frozenset(row_of[f.series] for f in group if f.series in row_of)
             shifts[g] = attribution.Shift(members, attribution.jumps(levels, first, last))
-    corrected = _corrected(series, timing, shifts, groups, commits, alpha, detect)
+    noise = attribution.level_noise(levels)
+    corrected = _corrected(series, timing, shifts, groups, commits, alpha, detect, noise)
     _gather(groups, shifts, corrected, row_of, commits)
-    hidden = _attribute(series, groups, shifts, corrected, row_of, levels, commits)
+    hidden = _attribute(series, groups, shifts, corrected, row_of, noise, commits)
     _reopen(found + hidden, corrected, commits)
     events = _events(series, groups, hidden, shifts, mode, commits, hardware)
     changes = [f.change for f in found] + [f.change for f in hidden]
@@ -135,14 +137,14 @@ def _hardware_in(hardware: Mapping[int, str], first: int, last: int) -> str | No
 
 def _corrected(series: Sequence[SeriesHistory], timing: list[int],
                shifts: dict[int, attribution.Shift], groups: list[list[_Found]],
-               commits: list[CommitInfo], alpha: float,
-               detect: Detector) -> dict[int, list[tuple[Step, Change]]]:
+               commits: list[CommitInfo], alpha: float, detect: Detector,
+               noise: np.ndarray) -> dict[int, list[tuple[Step, Change]]]:
     """Per timing series, its steps once the machine's shifts (each times the series'
     loading) are divided out: what is left at a shift is the code's."""
     if not shifts:
         return {}
     keys = sorted(shifts)
-    betas = attribution.loadings([shifts[g] for g in keys], len(timing))
+    betas = attribution.loadings([shifts[g] for g in keys], len(timing), noise)
     path = np.zeros((len(timing), len(commits)))
     for g, beta in zip(keys, betas, strict=True):
         path[:, _centre(groups[g]):] += (beta * shifts[g].move)[:, None]
@@ -150,6 +152,20 @@ def _corrected(series: Sequence[SeriesHistory], timing: list[int],
                for r, k in enumerate(timing)]
     found = _changes([series[k] for k in timing], samples, commits, alpha, detect)
     return dict(zip(timing, found, strict=True))
+
+
+def _measured(s: SeriesHistory) -> bool:
+    return any(len(x) for x in s.samples)
+
+
+def _corroborated(groups: list[list[_Found]], suite_alpha: float
+                  ) -> tuple[list[list[_Found]], list[_Found]]:
+    """Steps that no other benchmark shares are kept only when significant for the whole
+    suite (``alpha`` over the number of benchmarks): each series' false-alarm rate is
+    ``alpha``, so a suite of 100 would otherwise raise about 5 lone false alarms per
+    history. Steps of several benchmarks at one commit stand at ``alpha``."""
+    kept = [g for g in groups if len(g) > 1 or g[0].change.p_value <= suite_alpha]
+    return kept, [f for g in kept for f in g]
 
 
 def _centre(group: list[_Found]) -> int:
@@ -194,25 +210,28 @@ def _gather(groups: list[list[_Found]], shifts: dict[int, attribution.Shift],
 def _attribute(series: Sequence[SeriesHistory], groups: list[list[_Found]],
                shifts: dict[int, attribution.Shift],
                corrected: dict[int, list[tuple[Step, Change]]], row_of: dict[int, int],
-               levels: np.ndarray, commits: list[CommitInfo]) -> list[_Found]:
+               noise: np.ndarray, commits: list[CommitInfo]) -> list[_Found]:
     """Marks each change of a machine shift environment or code; returns the code steps
     a shift hid (no step of their own before correction), each in its shift's group."""
     hidden = []
     keys = sorted(shifts)
-    betas = dict(zip(keys, attribution.loadings([shifts[g] for g in keys], len(row_of)),
-                     strict=True))
+    betas = dict(zip(keys, attribution.loadings([shifts[g] for g in keys], len(row_of),
+                                                noise), strict=True))
     series_of = {r: k for k, r in row_of.items()}
     for g in keys:
         group, shift = groups[g], shifts[g]
         first, last = min(f.index for f in group), max(f.index for f in group)
-        code = {}
-        for row, residual in attribution.code_suspects(shift, betas[g], 0.0).items():
+        code, residuals = {}, {}
+        for row, residual in attribution.code_suspects(shift, betas[g], noise,
+                                                       0.0).items():
             k = series_of[row]
             floor = math.log1p(series[k].min_change)
             near = [c for step, c in corrected.get(k, [])
                     if first - TOLERANCE <= step.index <= last + TOLERANCE]
             if near and abs(residual) >= floor:
-                code[k] = near[0]
+                code[k], residuals[k] = near[0], residual
+        for k in attribution.second_factor(residuals, shift):
+            del code[k]
         for f in group:
             if f.series in row_of and f.series not in code:
                 f.change.cause = Cause.ENVIRONMENT

@@ -19,7 +19,9 @@ class RegressionsCommand(Command):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--alpha", type=options.probability, default=0.05,
-                            help="family-wise false-alarm rate")
+                            help="false-alarm rate of each benchmark's history (family-wise "
+                                 "over its commits); a step no other benchmark shares is "
+                                 "tested at alpha over the number of benchmarks")
         parser.add_argument("--all", action="store_true", help="improvements too")
         options.add_format(parser, "text", "json", "markdown")
         options.add_results_source(parser, env=True)
