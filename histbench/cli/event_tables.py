@@ -29,7 +29,10 @@ def listed_events(report: EventReport, everything: bool) -> list[Event]:
 def summary(report: EventReport) -> dict[str, int]:
     return {"steps": len(report.changes),
             "regression_steps": sum(c.regression for c in report.changes),
-            "open_regression_steps": sum(c.regression and c.open for c in report.changes),
+            # what a per-step view would count, machine shifts included
+            "open_regression_steps_any_cause": sum(c.regression and c.open
+                                                   for c in report.changes),
+            "open_regression_steps": sum(c.open_regression for c in report.changes),
             "events": len(report.events), "environment_events": len(report.environment),
             "open_regression_events": len(report.open_events)}
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from histbench.analysis.changes import Change, changes_from_steps
 from histbench.analysis.events import EventReport
+from histbench.analysis.events.workspace import detect_all
 from histbench.analysis.series import PointStatus, SeriesInfo, order_commits
 from histbench.analysis.shard_offsets import ShardOffsets, divided, load_offsets
 from histbench.analysis.steps import Step, detect_steps
@@ -300,8 +301,8 @@ def _samples_key(samples: list[np.ndarray], alpha: float, min_change: float,
 
 
 def _detect_job(item: tuple[tuple[list, float, float], float]) -> list[Step]:
-    (samples, min_change, floor), alpha = item
-    return detect_steps(samples, alpha=alpha, min_change=min_change, noise_floor=floor)
+    job, alpha = item
+    return detect_all([job], alpha)[0]
 
 
 class StepCache:

@@ -6,7 +6,9 @@ image, a busy host), and every timing benchmark steps at that commit; per benchm
 each such step is a false regression, and a real one among them is lost in the crowd.
 So steps are grouped and attributed:
 
-1. Every series' steps are found as ``detect_steps`` finds them (``changes``).
+1. Every series' steps are found as ``detect_steps`` finds them (``changes``); a step no
+   other benchmark shares is kept only if significant for the whole suite (alpha over
+   the number of benchmarks), where steps of several benchmarks corroborate each other.
 2. Steps of different series at one commit, or within ``clusters.TOLERANCE`` commits of
    it, form a cluster (``clusters``).
 3. A cluster is a machine shift (``environment``) when enough of the timing series
@@ -14,9 +16,9 @@ So steps are grouped and attributed:
    hardware fingerprint in it is evidence that lowers the bar. Else it is a code event.
 4. The machine's shifts, each times each series' own sensitivity to the machine
    (learnt from the other shifts), are divided out of every timing series, whose steps
-   are then found again: at a shift, a series whose move is far from what the machine
-   predicts and whose corrected history still steps there had a code change of its
-   own, even one the shift hid (a 1.25x slowdown on a runner 0.8x as fast shows no
+   are then found again (``correction``): at a shift, a series whose move is far from
+   what the machine predicts and whose corrected history still steps there had a code
+   change of its own, even one the shift hid (a 1.25x slowdown on a runner 0.8x as fast shows no
    step at all before the correction). Whether a code regression is still open is
    judged on the corrected history too: a faster runner later does not fix it.
 5. Each cluster becomes up to two events, its machine shift and its code changes, each
@@ -24,6 +26,9 @@ So steps are grouped and attributed:
    factor across it (``common_mode``: how the whole machine moved, per commit, the
    median over timing series of their distance from their own running level).
 6. A shift followed by one that undoes it is a flip-flop pair (``reversals``).
+
+``finder`` runs the stages over a ``workspace`` (what they share); ``assembly`` makes the
+numbered events; ``event`` holds the records that leave the package.
 
 Limits: a code change that slows most benchmarks alike looks like a machine shift (the
 commit's subject is listed with it, to read; confirm with `continuous` or instruction

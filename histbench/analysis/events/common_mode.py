@@ -19,6 +19,8 @@ has no data.
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,11 +32,10 @@ ROUNDS = 2  # refinements of local levels and common mode after the first estima
 
 @dataclass(frozen=True)
 class CommonMode:
-    """The machine's own movement per commit, and each series' distance from its level."""
+    """The machine's own movement per commit."""
 
     log_factor: np.ndarray  # per commit: log of the machine's factor; 0 where unknown
     support: np.ndarray  # per commit: how many series it was estimated from
-    deviation: np.ndarray  # series x commits: log level less local level (NaN: no data)
 
     @property
     def known(self) -> np.ndarray:
@@ -42,21 +43,6 @@ class CommonMode:
 
     def factors(self) -> np.ndarray:
         return np.exp(self.log_factor)
-
-    def samples(self) -> list[np.ndarray]:
-        """The common mode as a history step detection can read: per commit, the middle
-        half of the series' deviations (its level is then about their median), as
-        factors. Commits without a known common mode have no data."""
-        out = []
-        for i in range(self.deviation.shape[1]):
-            column = self.deviation[:, i]
-            column = column[~np.isnan(column)]
-            if column.size < MIN_SERIES or not self.known[i]:
-                out.append(np.empty(0))
-                continue
-            low, high = np.quantile(column, [0.25, 0.75])
-            out.append(np.exp(column[(column >= low) & (column <= high)]))
-        return out
 
     def jump(self, first: int, last_good: int, width: int = LOCAL_HALF_WIDTH) -> float:
         """The machine's log move at a step: median common mode of up to ``width`` known
@@ -69,21 +55,48 @@ class CommonMode:
         return float(np.median(self.log_factor[after]) - np.median(self.log_factor[before]))
 
 
+def log_levels(samples: Sequence[Sequence[Sequence[float]]], n: int) -> np.ndarray:
+    """Series x commits: the log of each commit's median finite sample (NaN: none, or not
+    positive). Padded into one array per series, so that a thousand commits are one
+    median call, not a thousand."""
+    out = np.full((len(samples), n), np.nan)
+    for r, per_commit in enumerate(samples):
+        width = max((len(v) for v in per_commit), default=0)
+        if width == 0:
+            continue
+        padded = np.full((n, width), np.nan)
+        for i, values in enumerate(per_commit):
+            if len(values):
+                padded[i, :len(values)] = np.asarray(values, dtype=float)
+        padded[~np.isfinite(padded)] = np.nan
+        middle = _quiet(np.nanmedian, padded, axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[r] = np.where(middle > 0, np.log(np.where(middle > 0, middle, 1.0)), np.nan)
+    return out
+
+
 def estimate(levels: np.ndarray) -> CommonMode:
     """The common mode of a (series x commits) array of log levels."""
     levels = np.asarray(levels, dtype=float)
     n = levels.shape[1]
     support = np.sum(~np.isnan(levels), axis=0)
     if levels.shape[0] < MIN_SERIES or n == 0:
-        return CommonMode(np.zeros(n), support, np.full(levels.shape, np.nan))
+        return CommonMode(np.zeros(n), support)
     known = support >= MIN_SERIES
-    local = np.nanmedian(levels, axis=1, keepdims=True) * np.ones((1, n))
+    local = _quiet(np.nanmedian, levels, axis=1, keepdims=True) * np.ones((1, n))
     log_factor = _column_medians(levels - local, known)
     for _ in range(ROUNDS):
         local = _running_medians(levels - log_factor, LOCAL_HALF_WIDTH)
         log_factor = _column_medians(levels - local, known)
-    deviation = levels - local
-    return CommonMode(log_factor, support, deviation)
+    return CommonMode(log_factor, support)
+
+
+def _quiet(function, *args, **kwargs):
+    """numpy's nan-reductions warn on rows without data, which are expected here (a
+    benchmark added late, a series with nothing positive): their NaN is the answer."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return function(*args, **kwargs)
 
 
 def _column_medians(values: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -92,14 +105,13 @@ def _column_medians(values: np.ndarray, known: np.ndarray) -> np.ndarray:
     out = np.zeros(values.shape[1])
     if not known.any():
         return out
-    out[known] = np.nanmedian(values[:, known], axis=0)
+    out[known] = _quiet(np.nanmedian, values[:, known], axis=0)
     where = np.flatnonzero(known)
     if where.size < values.shape[1]:
-        nearest = np.clip(np.searchsorted(where, np.arange(values.shape[1])), 0,
-                          where.size - 1)
+        columns = np.arange(values.shape[1])
+        nearest = np.clip(np.searchsorted(where, columns), 0, where.size - 1)
         earlier = np.clip(nearest - 1, 0, where.size - 1)
-        pick = np.where(np.abs(where[earlier] - np.arange(values.shape[1]))
-                        <= np.abs(where[nearest] - np.arange(values.shape[1])),
+        pick = np.where(np.abs(where[earlier] - columns) <= np.abs(where[nearest] - columns),
                         where[earlier], where[nearest])
         out[~known] = out[pick[~known]]
     return out
@@ -113,8 +125,7 @@ def _running_medians(values: np.ndarray, half: int) -> np.ndarray:
         where = np.flatnonzero(~np.isnan(series))
         if where.size == 0:
             continue
-        data = series[where]
-        padded = np.concatenate([np.full(half, np.nan), data, np.full(half, np.nan)])
+        padded = np.concatenate([np.full(half, np.nan), series[where], np.full(half, np.nan)])
         windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)
-        out[row, where] = np.nanmedian(windows, axis=1)
+        out[row, where] = _quiet(np.nanmedian, windows, axis=1)
     return out

@@ -3,14 +3,12 @@ cause) and the per-step changes they group."""
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from histbench.analysis.changes import Cause, Change
-from histbench.analysis.series import worse_factor
 from histbench.store.results import CommitInfo
 
 
@@ -25,6 +23,7 @@ class Event:
 
     number: int
     cause: Cause
+    start: int  # position of ``first`` in the history (dates can run backwards)
     first: CommitInfo  # earliest first-bad commit of its steps
     last: CommitInfo  # latest first-bad commit of its steps
     last_good: CommitInfo | None  # the last commit with data before ``first``
@@ -59,12 +58,11 @@ class Event:
                 seen.setdefault(c.first_bad.subject)
         return list(seen)
 
-    def worse_factor(self) -> float:
-        """How large the event is, for ordering: its median move, worse or better."""
+    def magnitude(self) -> float:
+        """How far its median step moved, up or down, for ordering (1 when unknown)."""
         if self.ratio is None or self.ratio <= 0:
             return 1.0
-        factor = self.ratio
-        return max(factor, 1 / factor)
+        return max(self.ratio, 1 / self.ratio)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -93,13 +91,6 @@ def spread(changes: list[Change]) -> tuple[float | None, float | None, float | N
         return None, None, None
     q1, q2, q3 = np.quantile(logs, [0.25, 0.5, 0.75])
     return float(np.exp(q2)), float(np.exp(q1)), float(np.exp(q3))
-
-
-def worse_of(changes: list[Change]) -> float:
-    """The median worse-factor of steps (> 1: worse), whatever each one's direction."""
-    factors = [worse_factor(c.ratio, c.series.higher_is_better) for c in changes
-               if c.ratio is not None and c.ratio > 0]
-    return statistics.median(factors) if factors else 1.0
 
 
 @dataclass

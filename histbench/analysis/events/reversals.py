@@ -15,16 +15,18 @@ SHARED = 0.5  # and share this much of the smaller one's benchmarks
 
 
 def pair_reversals(events: list[Event]) -> list[Event]:
-    """``events`` with each machine shift paired to the next one that undoes it."""
+    """``events`` with each machine shift paired to the next one, in history order, that
+    undoes it; a shift is in one pair at most (a run of 1.25x, 0.8x, 1.25x, 0.8x is two
+    pairs, not a chain)."""
     shifts = sorted((e for e in events if e.cause == Cause.ENVIRONMENT and e.ratio),
-                    key=lambda e: e.first.date)
-    pairs: dict[int, int] = {}
+                    key=lambda e: e.start)
+    undoes: dict[int, int] = {}  # later shift -> the one it undoes
     for a, b in zip(shifts, shifts[1:], strict=False):
-        if a.number in pairs.values() or not _undoes(a, b):
+        if a.number in undoes or not _undoes(a, b):
             continue
-        pairs[b.number] = a.number
-    undone = {first: second for second, first in pairs.items()}
-    return [replace(e, reverts=pairs.get(e.number), reverted_by=undone.get(e.number))
+        undoes[b.number] = a.number
+    undone = {first: second for second, first in undoes.items()}
+    return [replace(e, reverts=undoes.get(e.number), reverted_by=undone.get(e.number))
             for e in events]
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from histbench.analysis.changes import Cause, Change
 from histbench.analysis.events import Event
+from histbench.analysis.events.event import spread
 from histbench.core.formatting import format_value
 from histbench.site.commit_rows import page_slug
 from histbench.site.model import SiteData
@@ -34,14 +35,16 @@ def write_regressions(writer: PageWriter, site: SiteData, context: dict[str, Any
 
 
 def _event_row(e: Event) -> dict[str, Any]:
-    steps = [_step_row(c) for c in e.changes
-             if e.cause == Cause.ENVIRONMENT or c.open_regression]
+    """An event as the page shows it: a code event by its open regressions (the steps
+    listed), with their own count and ratios; a machine shift whole."""
+    shown = [c for c in e.changes if e.cause == Cause.ENVIRONMENT or c.open_regression]
+    ratio, low, high = spread(shown)
     return {"number": e.number, "cause": e.cause.value, "first": e.first, "last": e.last,
-            "last_good": e.last_good, "size": e.size, "measured": e.measured,
-            "ratio": e.ratio, "low": e.low, "high": e.high,
+            "last_good": e.last_good, "size": len(shown), "measured": e.measured,
+            "ratio": ratio, "low": low, "high": high, "steps": [_step_row(c) for c in shown],
             "machine_factor": e.machine_factor, "hardware": e.hardware,
             "reverts": e.reverts, "reverted_by": e.reverted_by,
-            "subjects": e.subjects, "steps": steps}
+            "subjects": e.subjects}
 
 
 def _step_row(c: Change) -> dict[str, Any]:
