@@ -534,3 +534,58 @@ def test_django_history_machine_shifts_are_events(tmp_path):
     numbers = {e.number for e in report.events}
     assert all(c.event in numbers for c in report.changes)
     assert sorted(numbers) == list(range(1, len(report.events) + 1))
+
+
+# --- review findings: each failed before its fix -----------------------------------------
+
+
+@pytest.mark.parametrize("after", [3, 4, 8])
+def test_a_code_step_a_few_commits_after_a_shift_stays_an_open_code_event(after):
+    """The step's last good commit is after the shift: it is not the shift's."""
+    at = 30
+    series, commits = suite(4, n=80, shifts={at: 1.3}, code={0: {at + after: 1.5}})
+    report = find_events(series, commits, alpha=0.05)
+    [shift] = report.environment
+    assert shift.size <= shift.measured == 20
+    assert len({c.series.key for c in shift.changes}) == shift.size
+    [code] = report.open_events
+    assert [(c.series.name, index_of(commits, c.first_bad)) for c in code.changes] == [
+        ("bench.time_00", at + after)]
+
+
+def test_an_event_at_the_newest_commit_counts_its_measured_series():
+    commits = make_commits(10)
+    rng = np.random.default_rng(3)
+    series = []
+    for k in range(2):
+        level = np.full(10, 100.0 * (k + 1))
+        level[9:] *= 1.5
+        series.append(SeriesHistory(info(f"bench.track_{k}", "track", "unitless"),
+                                    [[v] * 3 for v in level]))
+    series.append(SeriesHistory(info("bench.time_x"), levels_history(np.full(10, 1e-3),
+                                                                      rng)))
+    report = find_events(series, commits, alpha=0.05)
+    [event] = report.events
+    assert index_of(commits, event.first) == 9 and event.size == 2 and event.measured == 3
+
+
+def test_a_run_of_flip_flops_pairs_two_by_two():
+    series, commits = suite(5, shifts={20: 1.25, 40: 0.8, 60: 1.25, 80: 0.8})
+    report = find_events(series, commits, alpha=0.05)
+    shifts = sorted(report.environment, key=lambda e: e.start)
+    assert [e.start for e in shifts] == [20, 40, 60, 80]
+    number = {e.start: e.number for e in shifts}
+    assert [(e.reverts, e.reverted_by) for e in shifts] == [
+        (None, number[40]), (number[20], None), (None, number[80]), (number[60], None)]
+
+
+def test_the_summary_counts_open_regressions_of_the_code_only():
+    from histbench.cli.event_tables import summary
+
+    series, commits = suite(6, shifts={60: 1.3}, code={3: {30: 1.4}})
+    report = find_events(series, commits, alpha=0.05)
+    counts = summary(report)
+    assert counts["open_regression_steps"] == 1
+    assert counts["open_regression_steps_any_cause"] >= 20
+    assert counts["open_regression_events"] == 1 and counts["environment_events"] == 1
+
