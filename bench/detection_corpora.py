@@ -61,7 +61,7 @@ import numpy as np
 # The sample noise is the tests' own generator (tests/synthetic_noise.py).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from synthetic_noise import build_offsets, commit_samples  # noqa: E402
+from synthetic_noise import build_offsets, commit_samples, shape_level  # noqa: E402
 
 SYNTHETIC_KINDS = ("gauss1%", "gauss3%", "lognormal", "outliers", "jitter", "drift")
 OFFSET_KINDS = ("offsets-gauss", "offsets-t3", "offsets-noisy")
@@ -113,10 +113,7 @@ def make_history(rng: np.random.Generator, kind: str, with_steps: bool) -> Histo
     noise = kind
     if kind == "offsets-noisy":
         noise = SYNTHETIC_KINDS[int(rng.integers(len(SYNTHETIC_KINDS)))]
-    if noise == "drift":
-        level *= 1 + 0.2 * np.arange(n) / (n - 1)
-    if noise == "jitter":
-        level *= 1 + rng.normal(0, 0.01, n)
+    level = shape_level(rng, level, noise)
     counts = rng.integers(8, 13, n)
     counts[rng.random(n) < 0.02] = 0
     for p in steps:  # the commits on both sides of a step have data: the truth is exact

@@ -78,7 +78,7 @@ import numpy as np
 # The sample noise is the tests' own generator (tests/synthetic_noise.py).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from synthetic_noise import build_offsets, commit_samples  # noqa: E402
+from synthetic_noise import build_offsets, commit_samples, shape_level  # noqa: E402
 
 from histbench.analysis.changes import Cause  # noqa: E402
 from histbench.analysis.events import SeriesHistory, find_events  # noqa: E402
@@ -222,10 +222,7 @@ def _series_samples(rng: np.random.Generator, n: int, kind: str, beta: float,
         level[x.index:] *= x.factor ** beta
     for c in code:
         level[c.index:] *= c.ratio
-    if kind == "drift":
-        level *= 1 + 0.2 * np.arange(n) / (n - 1)
-    if kind == "jitter":
-        level *= 1 + rng.normal(0, 0.01, n)
+    level = shape_level(rng, level, kind)
     counts = rng.integers(5, 11, n)
     counts[rng.random(n) < 0.02] = 0
     for c in code:  # the commits around a code step have data: the label is exact

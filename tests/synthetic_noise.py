@@ -24,6 +24,17 @@ def commit_samples(rng: np.random.Generator, level: float, count: int,
     return [float(v) for v in s]
 
 
+def shape_level(rng: np.random.Generator, level: np.ndarray, kind: str) -> np.ndarray:
+    """The per-commit part of a noise kind, applied to a history's levels: a slow +20%
+    over the history (``drift``) or a 1% wobble of each commit's level (``jitter``)."""
+    n = level.size
+    if kind == "drift":
+        level = level * (1 + 0.2 * np.arange(n) / max(n - 1, 1))
+    if kind == "jitter":
+        level = level * (1 + rng.normal(0, 0.01, n))
+    return level
+
+
 def build_offsets(rng: np.random.Generator, n: int, sd: float, tails: str) -> np.ndarray:
     """Per-commit level factors of builds that each land at their own memory layout."""
     if tails == "t3":

@@ -347,14 +347,22 @@ def test_non_timing_series_stepping_at_a_shift_are_never_environment(kind, unit,
     assert code[0].open == (not higher_is_better)
 
 
+def stepped_tracks(count: int, n: int, at: int, factor: float,
+                   samples) -> list[SeriesHistory]:
+    """``count`` track_ series of ``n`` commits stepping by ``factor`` at ``at``;
+    ``samples`` makes a commit's samples of its level."""
+    out = []
+    for k in range(count):
+        level = np.full(n, 10.0 * (k + 1))
+        level[at:] *= factor
+        out.append(SeriesHistory(info(f"bench.track_{k}", "track", "unitless"),
+                                 samples(level)))
+    return out
+
+
 def test_many_non_timing_series_alone_are_never_a_shift():
     rng = np.random.default_rng(8)
-    series = []
-    for k in range(20):
-        level = np.full(100, 10.0 * (k + 1))
-        level[50:] *= 1.3
-        series.append(SeriesHistory(info(f"bench.track_{k}", "track", "unitless"),
-                                    levels_history(level, rng)))
+    series = stepped_tracks(20, 100, 50, 1.3, lambda level: levels_history(level, rng))
     commits = make_commits(100)
     report = find_events(series, commits, alpha=0.05, hardware={50: "cpu 'B' (before: 'A')"})
     assert report.events and all(e.cause == Cause.CODE for e in report.events)
@@ -556,12 +564,7 @@ def test_a_code_step_a_few_commits_after_a_shift_stays_an_open_code_event(after)
 def test_an_event_at_the_newest_commit_counts_its_measured_series():
     commits = make_commits(10)
     rng = np.random.default_rng(3)
-    series = []
-    for k in range(2):
-        level = np.full(10, 100.0 * (k + 1))
-        level[9:] *= 1.5
-        series.append(SeriesHistory(info(f"bench.track_{k}", "track", "unitless"),
-                                    [[v] * 3 for v in level]))
+    series = stepped_tracks(2, 10, 9, 1.5, lambda level: [[v] * 3 for v in level])
     series.append(SeriesHistory(info("bench.time_x"), levels_history(np.full(10, 1e-3),
                                                                       rng)))
     report = find_events(series, commits, alpha=0.05)
