@@ -26,6 +26,7 @@ _EXPORTS = {
     "Series": "analysis.series",
     "compare_runs": "analysis.run_diff", "Row": "analysis.run_diff",
     "find_changes": "analysis.events", "Change": "analysis.changes",
+    "history_events": "analysis.events", "Event": "analysis.events",
     "bisect": "analysis.bisect", "BisectResult": "analysis.bisect",
     "pick_one": "analysis.name_match",
     "speedup": "analysis.metrics", "Speedup": "analysis.metrics",

@@ -82,3 +82,13 @@ def changes_from_steps(series: Series, steps: list[Step],
                               step.after, ratio_of(step.before, step.after), step.p_value,
                               worse, is_open))
     return changes
+
+
+def __getattr__(name: str):
+    """``find_changes`` lives in analysis/events now (steps are grouped and attributed
+    across every series at once); this module's old path still hands it out."""
+    if name == "find_changes":
+        from histbench.analysis.events import find_changes
+
+        return find_changes
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
