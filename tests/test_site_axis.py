@@ -17,7 +17,7 @@ import pytest
 
 from histbench.core.config import load_config
 from histbench.site import templating
-from histbench.site.model import ResultCache, StepCache, load_site_data
+from histbench.site.model import ResultCache, load_site_data
 from histbench.site.page_writer import PageWriter
 from histbench.site.pages.benchmark import BenchmarkPages, BenchmarkSettings
 from histbench.site.publisher import Publisher
@@ -166,7 +166,7 @@ def write_benchmark_pages(project: Path, html: Path, bands: list[tuple[int, int]
         s.environment_bands = list(bands)
     settings = BenchmarkSettings(config, 0.05, {}, results.load_benchmark_info(
         config.results_dir))
-    pages = BenchmarkPages(sites, settings, StepCache(html / "s.pickle"), {})
+    pages = BenchmarkPages(sites, settings, {})
     writer = PageWriter.open(html, templating.environment(), "axis",
                              templating.page_code_digest())
     pages.write(writer, 0, tuple(sites[0].benchmarks()))

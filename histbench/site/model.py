@@ -2,8 +2,9 @@
 
 Built for large histories (thousands of commits, hundreds of benchmarks): result files are
 condensed to columns once and cached by (path, mtime, size), so a publish after one new
-commit parses one file, not a thousand. Step detection is cached by the series' samples;
-the publisher runs it page by page (``StepCache.lookup``) in its workers.
+commit parses one file, not a thousand. Step detection is cached by the series' samples
+(``StepCache``); event finding (site/events.py) runs what is not cached in worker
+processes, for all of a site's series at once, before any page is written.
 """
 
 from __future__ import annotations
@@ -20,14 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from histbench.analysis.changes import Change, changes_from_steps
+from histbench.analysis.changes import Change
 from histbench.analysis.events import EventReport
 from histbench.analysis.events.workspace import detect_all
 from histbench.analysis.series import PointStatus, SeriesInfo, order_commits
 from histbench.analysis.shard_offsets import ShardOffsets, divided, load_offsets
-from histbench.analysis.steps import Step, detect_steps
+from histbench.analysis.steps import Step
 from histbench.core.errors import HistbenchError
-from histbench.core.modes import count_floor
 from histbench.core.parallel import fork_map
 from histbench.site.cache_files import read_cache, write_cache
 from histbench.store import machine as machines
@@ -313,18 +313,6 @@ class StepCache:
         self.entries: dict[str, list[Step]] = read_cache(path, STEP_CACHE_VERSION)
         self.used: dict[str, list[Step]] = {}
 
-    def lookup(self, series: SeriesData, alpha: float, min_change: float
-               ) -> tuple[str, list[Step]]:
-        """The steps of one series (detected now if not cached) and their cache key."""
-        samples = series.detection_samples()
-        floor = count_floor(series.kind)
-        key = _samples_key(samples, alpha, min_change, floor)
-        if key not in self.entries:
-            self.entries[key] = detect_steps(samples, alpha=alpha, min_change=min_change,
-                                             noise_floor=floor)
-        self.used[key] = self.entries[key]
-        return key, self.entries[key]
-
     def detect_many(self, jobs: list[tuple[list, float, float]], alpha: float,
                     processes: int = 1) -> list[list[Step]]:
         """detect_steps of many series (samples, min_change, noise floor), through the
@@ -340,10 +328,6 @@ class StepCache:
             self.used[key] = self.entries[key]
         return [self.entries[key] for key in keys]
 
-    def record(self, key: str, steps: list[Step]) -> None:
-        """Steps that another process looked up."""
-        self.entries[key] = self.used[key] = steps
-
     def save(self) -> None:
         write_cache(self.path, STEP_CACHE_VERSION, self.used)
 
@@ -353,7 +337,7 @@ def load_site_data(results_dir: Path, machine: str, cache: ResultCache, *,
                    jobs: int = 1,
                    meanwhile: Callable[[], object] | None = None) -> list[SiteData]:
     """One SiteData per environment measured on ``machine``, its steps not yet detected
-    (``set_steps``)."""
+    (site/events.py)."""
     by_env: dict[str, list[Condensed]] = {}
     aliases = results.version_aliases(results_dir)
     for condensed in cache.get_many(results.iter_result_files(results_dir, machine), jobs,
@@ -395,10 +379,6 @@ def _mark_hardware_and_shards(site: SiteData, runs: list[Condensed], results_dir
 STATUS_CODES = tuple(PointStatus)  # a point's status as a number: its index here
 _CODE = {status: k for k, status in enumerate(STATUS_CODES)}
 
-
-def set_steps(series: SeriesData, steps: list[Step], commits: list[CommitInfo]) -> None:
-    series.steps = steps
-    series.changes = changes_from_steps(series, steps, commits)
 
 
 def _build(machine: str, env: str, runs: list[Condensed],

@@ -14,7 +14,7 @@ from histbench.core import parallel
 from histbench.core.formatting import unit_scale
 from histbench.site.model import SeriesData
 from histbench.site.page_writer import PageWriter, WrittenPages
-from histbench.site.pages.benchmark import CHUNK, BenchmarkPages, FoundSteps
+from histbench.site.pages.benchmark import CHUNK, BenchmarkPages
 from histbench.site.pages.commit import CommitPages
 
 COMMITS_PER_TASK = 25  # commit pages a worker renders per task
@@ -23,18 +23,16 @@ COMMITS_PER_TASK = 25  # commit pages a worker renders per task
 @dataclass
 class TaskOutcome:
     """What a page task did: its pages (manifest entries, files written, pages found
-    fresh), the axis layers it drew and the steps it looked up."""
+    fresh) and the axis layers it drew."""
 
     pages: WrittenPages
     axes: dict[tuple, str] = field(default_factory=dict)
-    steps: list[FoundSteps] = field(default_factory=list)
 
 
 @dataclass
 class TaskContext:
     """What the tasks of one ``run_tasks`` read: the writer whose manifest they check
-    against, and the page kinds they render (the commit pages, which show every
-    benchmark's steps, come once the benchmark tasks have found them)."""
+    against, and the page kinds they render."""
 
     writer: PageWriter
     benchmarks: BenchmarkPages
@@ -55,7 +53,7 @@ class BenchmarkPagesTask:
     def run(self, context: TaskContext) -> TaskOutcome:
         writer = context.writer.for_task()
         drawn = context.benchmarks.write(writer, self.k, self.names)
-        return TaskOutcome(writer.pages, drawn.axes, drawn.steps)
+        return TaskOutcome(writer.pages, drawn.axes)
 
 
 @dataclass(frozen=True)

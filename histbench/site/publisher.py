@@ -101,7 +101,7 @@ class Publisher:
             warnings.extend(write_machines_page(writer, results_dir, sites))
             cache.save()
 
-        axes.add(self._task_pages(writer, BenchmarkPages(sites, settings, steps, axes.entries),
+        axes.add(self._task_pages(writer, BenchmarkPages(sites, settings, axes.entries),
                                   summaries_and_caches))
         steps.save()
         axes.save()
@@ -111,8 +111,8 @@ class Publisher:
 
     def _load_sites(self, machine_names: list[str], cache: ResultCache,
                     order: list[str] | None, known: Collection[str] | None) -> list[SiteData]:
-        """A site per machine and environment, their steps not yet detected (that happens
-        page by page, in the workers)."""
+        """A site per machine and environment, their steps not yet detected (that is
+        ``find_site_events``, for all of a site's series at once)."""
         sites: list[SiteData] = []
         for name in machine_names:
             sites += load_site_data(self.config.results_dir, name, cache, order=order,
@@ -123,16 +123,15 @@ class Publisher:
 
     def _task_pages(self, writer: PageWriter, benchmarks: BenchmarkPages,
                     meanwhile: Callable[[], object]) -> dict[tuple, str]:
-        """Benchmark pages, then commit pages (which show every benchmark's steps, found by
-        the benchmark tasks) while this process runs ``meanwhile``; returns the axis layers
-        drawn."""
+        """Benchmark pages, then commit pages while this process runs ``meanwhile``;
+        returns the axis layers drawn."""
         outcomes = run_tasks(benchmark_tasks(benchmarks), TaskContext(writer, benchmarks),
                              self.jobs)
-        drawn = _absorb(outcomes, writer, benchmarks)
+        drawn = _absorb(outcomes, writer)
         commits = CommitPages(benchmarks.sites, self.config, benchmarks.settings.position)
         outcomes = run_tasks(commit_tasks(commits), TaskContext(writer, benchmarks, commits),
                              self.jobs, meanwhile)
-        drawn.update(_absorb(outcomes, writer, benchmarks))
+        drawn.update(_absorb(outcomes, writer))
         return drawn
 
     @staticmethod
@@ -149,16 +148,13 @@ def _left_out_warning(site: SiteData) -> str:
             f"repository ({shorts}{', ...' if len(site.left_out) > 5 else ''}): not shown")
 
 
-def _absorb(outcomes: list[TaskOutcome], writer: PageWriter,
-            benchmarks: BenchmarkPages) -> dict[tuple, str]:
+def _absorb(outcomes: list[TaskOutcome], writer: PageWriter) -> dict[tuple, str]:
     """The tasks' bookkeeping, taken in as if their work had been done here; returns the
     axis layers they drew."""
     drawn: dict[tuple, str] = {}
     for outcome in outcomes:
         writer.absorb(outcome.pages)
         drawn.update(outcome.axes)
-        for found in outcome.steps:
-            benchmarks.take_steps(found)
     return drawn
 
 

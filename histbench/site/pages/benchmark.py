@@ -1,7 +1,6 @@
 """Benchmark pages: a benchmark's history plotted (by commit and by date), its detected
-changes with bisect hints, its failures and its code. Steps are detected here, beside the
-drawing, so that forked workers share that work too; the parent takes the steps in from
-each task's ``FoundSteps``."""
+changes with bisect hints, its failures and its code. The steps and changes are the
+site's events' (site/events.py), found before any page is written."""
 
 from __future__ import annotations
 
@@ -15,13 +14,12 @@ from typing import Any
 from histbench.analysis.bisect_hints import bisect_hint, span_of
 from histbench.analysis.changes import Cause
 from histbench.analysis.series import PointStatus
-from histbench.analysis.steps import Step
 from histbench.core.config import Config
 from histbench.core.formatting import format_value
 from histbench.core.modes import benchmark_of
 from histbench.site.cache_files import read_cache, write_cache
 from histbench.site.commit_rows import page_slug
-from histbench.site.model import SeriesData, SiteData, StepCache, set_steps
+from histbench.site.model import SeriesData, SiteData
 from histbench.site.page_writer import PageWriter
 from histbench.site.pages.context import stable_context
 from histbench.store.results import CommitInfo, params_text
@@ -30,23 +28,11 @@ CHUNK = 8  # parameter sets per plot
 FAILED = (PointStatus.FAILED, PointStatus.SKIPPED, PointStatus.BUILD_FAILED)  # listed
 
 
-@dataclass(frozen=True)
-class FoundSteps:
-    """The steps of one series, looked up (or detected) in a task: the parent records
-    them in its step cache and its own copy of the series."""
-
-    site: int
-    series: tuple
-    key: str
-    steps: list[Step]
-
-
 @dataclass
 class DrawnPages:
-    """What benchmark pages leave besides files: the steps they found and the y axis
-    layers they drew, for the caches."""
+    """What benchmark pages leave besides files: the y axis layers they drew, for the
+    cache."""
 
-    steps: list[FoundSteps] = field(default_factory=list)
     axes: dict[tuple, str] = field(default_factory=dict)
 
 
@@ -85,11 +71,10 @@ class BenchmarkPages:
     per process what every page of a site shares: its timeline and its commits' digest."""
 
     def __init__(self, sites: list[SiteData], settings: BenchmarkSettings,
-                 step_cache: StepCache, axis_layers: dict[tuple, str]):
+                 axis_layers: dict[tuple, str]):
         self.sites = sites
         self.members = [site.benchmarks() for site in sites]
         self.settings = settings
-        self.step_cache = step_cache
         self.axis_layers = axis_layers  # drawn by earlier publishes
         self.axis_layers_given = False
         self.timelines: dict[int, Any] = {}
@@ -102,19 +87,12 @@ class BenchmarkPages:
             self._write_page(writer, k, name, drawn)
         return drawn
 
-    def take_steps(self, found: FoundSteps) -> None:
-        """Steps that a task (maybe in another process) found."""
-        self.step_cache.record(found.key, found.steps)
-        site = self.sites[found.site]
-        set_steps(site.series[found.series], found.steps, site.commits)
-
     def size(self, k: int, names: tuple[str, ...]) -> int:
         """How many series the pages of ``names`` plot: the work of drawing them."""
         return sum(len(self.members[k][n]) for n in names)
 
     def _write_page(self, writer: PageWriter, k: int, name: str, drawn: DrawnPages) -> None:
         site, members = self.sites[k], self.members[k][name]
-        drawn.steps += self._find_steps(k, members)
         meta = self.settings.info.get(benchmark_of(name)[0], {})  # counts: their benchmark's
         rel = f"{site.slug}/b/{page_slug(name)}"
         if writer.fresh(rel, self._digest(k, members, meta)):
@@ -125,17 +103,6 @@ class BenchmarkPages:
                                           self.settings.position),
                       **runner_context(site, members),
                       **stable_context(site, self.sites))
-
-    def _find_steps(self, k: int, members: list[SeriesData]) -> list[FoundSteps]:
-        if self.sites[k].events is not None:
-            return []  # found with the site's events (site/events.py), causes and all
-        found = []
-        for s in members:
-            key, steps = self.step_cache.lookup(
-                s, self.settings.alpha, self.settings.config.threshold_for(s.name))
-            set_steps(s, steps, self.sites[k].commits)
-            found.append(FoundSteps(k, s.key, key, steps))
-        return found
 
     def _digest(self, k: int, members: list[SeriesData], meta: dict) -> str:
         return repr((self._commits_digest(k), self.settings.config.show_commit_url,
