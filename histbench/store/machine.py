@@ -384,10 +384,12 @@ def save(record: MachineRecord, results_dir: Path) -> Path:
     return path
 
 
-def fingerprint_difference(recorded: dict[str, Any], measured: dict[str, Any]) -> str | None:
+def fingerprint_difference(recorded: dict[str, Any], measured: dict[str, Any],
+                           were: str = "record") -> str | None:
     """How the hardware a result was measured on differs from the machine record's, as
     ``cpu 'B' (record: 'A'), cores 4 (record: 2)``; None when alike (or either is unknown:
-    results written before fingerprints)."""
+    results written before fingerprints). ``were`` names what ``recorded`` is (event
+    finding compares consecutive results: "before")."""
     if not recorded or not measured:
         return None
     parts = []
@@ -399,9 +401,9 @@ def fingerprint_difference(recorded: dict[str, Any], measured: dict[str, Any]) -
                 and abs(new - old) <= RAM_TOLERANCE * max(old, new):
             continue
         if key == "ram_bytes":
-            parts.append(f"ram {_gib(new)} (record: {_gib(old)})")
+            parts.append(f"ram {_gib(new)} ({were}: {_gib(old)})")
         else:
-            parts.append(f"{key} {new!r} (record: {old!r})")
+            parts.append(f"{key} {new!r} ({were}: {old!r})")
     return ", ".join(parts) or None
 
 

@@ -33,9 +33,9 @@ def hardware_changes(fingerprints: Sequence[Mapping[str, Any]]) -> dict[int, str
         if not fingerprint:
             continue
         if previous is not None:
-            diff = fingerprint_difference(dict(previous), dict(fingerprint))
+            diff = fingerprint_difference(dict(previous), dict(fingerprint), "before")
             if diff:
-                changed[i] = diff.replace("record:", "before:")
+                changed[i] = diff
         previous = fingerprint
     return changed
 

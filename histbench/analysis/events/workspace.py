@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -66,8 +67,9 @@ class Workspace:
     groups: list[list[Found]] = field(default_factory=list)
     shifts: dict[int, attribution.Shift] = field(default_factory=dict)  # by group
 
-    @property
+    @cached_property
     def position(self) -> dict[str, int]:
+        """Commit hash -> index (the stages look changes' commits up many times)."""
         return {c.hash: i for i, c in enumerate(self.commits)}
 
     def hardware_at(self, first: int, last: int) -> str | None:
