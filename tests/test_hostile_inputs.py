@@ -70,6 +70,13 @@ def test_a_config_that_is_no_regular_file_is_one_line_not_a_hang(tmp_path, make)
     one_line(histbench(tmp_path, "--config", str(path), "show", timeout=60), str(path.name))
 
 
+def test_an_asv_config_that_is_a_fifo_is_one_line_not_a_hang(tmp_path):
+    """asv.conf.json is read through the same guarded reader as histbench.json."""
+    path = tmp_path / "asv.conf.json"
+    os.mkfifo(path)
+    one_line(histbench(tmp_path, "--config", str(path), "show", timeout=20), "asv.conf.json")
+
+
 @pytest.fixture(scope="module")
 def measured(tmp_path_factory, shared_env_dir):
     from conftest import FAST_ATTRS

@@ -35,18 +35,31 @@ def config_for(args: argparse.Namespace, required: bool) -> Config:
 
 def history_order(config: Config) -> list[str] | None:
     """First-parent order of the configured branches, or None without a usable repo."""
-    return repo_view(config)[0]
+    repo = _repo(config)
+    return _order(repo, config) if repo else None
 
 
 def repo_view(config: Config) -> tuple[list[str] | None, frozenset[str] | None]:
     """The history order, and every commit the repository has; (None, None) without one."""
-    from histbench.run.git import Repo, all_commits, branch_commits
+    from histbench.run.git import all_commits
+
+    repo = _repo(config)
+    return (_order(repo, config), all_commits(repo)) if repo else (None, None)
+
+
+def _repo(config: Config):
+    from histbench.run.git import Repo
 
     try:
-        repo = Repo(config.repo_path)
+        return Repo(config.repo_path)
     except HistbenchError:
-        return None, None
-    return branch_commits(repo, config.branches, missing_ok=True) or None, all_commits(repo)
+        return None
+
+
+def _order(repo, config: Config) -> list[str] | None:
+    from histbench.run.git import branch_commits
+
+    return branch_commits(repo, config.branches, missing_ok=True) or None
 
 
 def check_output_outside_data(config: Config, path: Path, option: str) -> None:

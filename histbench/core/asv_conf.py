@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from histbench.core.errors import HistbenchError
+from histbench.core.files import read_document_bytes
 
 ASV_CONF_NAME = "asv.conf.json"
 # asv's own folders, where asv.conf.json does not name them
@@ -115,13 +116,9 @@ def _trailing_comma(text: str, i: int) -> tuple[str, int] | None:
 def read_asv_conf(path: Path) -> dict[str, Any]:
     """asv.conf.json as a dict; every problem is one line naming the file."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise HistbenchError(f"{path}: asv config not found") from None
+        text = read_document_bytes(Path(path), "asv config").decode("utf-8")
     except UnicodeDecodeError:
         raise HistbenchError(f"{path}: not valid JSON (not UTF-8 text)") from None
-    except OSError as exc:
-        raise HistbenchError(f"{path}: cannot read asv config ({exc.strerror or exc})") from None
     try:
         data = json.loads(strip_comments(text))
     except json.JSONDecodeError as exc:
