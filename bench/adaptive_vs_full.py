@@ -60,11 +60,11 @@ from synthetic_noise import commit_samples  # noqa: E402
 
 from histbench.analysis import adaptive  # noqa: E402
 from histbench.analysis.steps import detect_steps  # noqa: E402
+from histbench.cli.adaptive_run import CHUNK  # noqa: E402
 
 N = 1000
 # (commit, ratio): 5 steps, one of them (700) reverted 20 commits later
 CHANGES = [(150, 1.03), (400, 1.5), (430, 0.8), (700, 1.2), (720, 1 / 1.2), (880, 1.05)]
-CHUNK = 8
 TARGET_SHARE, TARGET_TIME = 0.08, 0.12
 
 
@@ -174,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((seed, "full", N, wall_f, 1.0, exact_f, false_f, exact_f))
         if not args.no_asv:
             picks = adaptive.grid_indices(N, count - 1)
-            sparse = [samples[i] if i in set(picks) else [] for i in range(N)]
+            chosen = set(picks)
+            sparse = [samples[i] if i in chosen else [] for i in range(N)]
             found_asv = asv_steps([sparse])[0]
             exact_s, false_s = score(found_asv, truth)
             rows.append((seed, f"asv --steps {len(picks)}", len(picks), len(picks) * per_commit,

@@ -176,6 +176,13 @@ def order_commits(commits: list[CommitInfo], order: list[str] | None,
     return merged
 
 
+def left_out_text(left_out: list[CommitInfo]) -> str:
+    """Results whose commit the repository does not have, as the commands and the site
+    say it (the first five, by short hash)."""
+    shorts = ", ".join(c.short for c in left_out[:5]) + (", ..." if len(left_out) > 5 else "")
+    return f"{len(left_out)} measured commit(s) not in the repository ({shorts})"
+
+
 def build_series(commits: list[CommitInfo], runs: dict[str, RunResults]) -> dict[Key, Series]:
     latest: dict[Key, BenchmarkResult] = {}
     for c in commits:  # the newest result of each key defines the series' version

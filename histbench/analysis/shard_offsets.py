@@ -54,7 +54,6 @@ class ShardOffsets:
     """Offsets of every shard of every sharded run of one machine and environment."""
 
     offsets: dict[ShardLabel, dict[Key, Offset]] = field(default_factory=dict)
-    shards: dict[tuple[str, int], set[int]] = field(default_factory=dict)  # batch -> measured
     problems: list[str] = field(default_factory=list)  # batches that could not be measured
 
     def __bool__(self) -> bool:
@@ -113,7 +112,6 @@ def offsets_of(overlaps: list[tuple[ShardLabel, RunResults]], *,
     for label, run in overlaps:
         by_batch.setdefault(label.batch, {})[label.index] = run
     for (anchor, total), runs in sorted(by_batch.items()):
-        found.shards[(anchor, total)] = set(runs)
         reference = runs.get(1)
         if reference is None:
             found.problems.append(f"shard offsets of the run anchored at {anchor[:8]} not "

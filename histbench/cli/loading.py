@@ -75,11 +75,10 @@ def check_output_outside_data(config: Config, path: Path, option: str) -> None:
 
 def warn_left_out(left_out: list[CommitInfo]) -> None:
     """Results whose commit the repository does not have: said, since they are not shown."""
+    from histbench.analysis.series import left_out_text
+
     if left_out:
-        shorts = ", ".join(c.short for c in left_out[:5]) + (", ..." if len(left_out) > 5
-                                                             else "")
-        print(f"warning: {len(left_out)} measured commit(s) not in the repository ({shorts}):"
-              " left out of the history", file=sys.stderr)
+        print(f"warning: {left_out_text(left_out)}: left out of the history", file=sys.stderr)
 
 
 def load_history(config: Config, args: argparse.Namespace) -> History:

@@ -331,7 +331,7 @@ def _finish_count(proc: subprocess.Popen, folder: str, log: str) -> dict:
         with open(log, errors="replace") as f:
             text = f.read()
         sys.stderr.write(text[-_failures.TAIL_CHARS:])
-        own = "\n".join(ln for ln in text.splitlines() if not _is_valgrind_line(ln))
+        own = "\n".join(ln for ln in text.splitlines() if not is_valgrind_line(ln))
         raise _failures.BenchmarkFailed(
             f"instruction count process exited with status {proc.returncode}: "
             f"{_failures.last_line(own)}")
@@ -344,7 +344,7 @@ def _finish_count(proc: subprocess.Popen, folder: str, log: str) -> dict:
     return read_dump(os.path.join(folder, workers[0]))[1]
 
 
-def _is_valgrind_line(line: str) -> bool:
+def is_valgrind_line(line: str) -> bool:
     """Valgrind's own messages, ``==123== ...`` or ``--123-- warning: ...``."""
     head = line[:2]
     if head not in ("==", "--"):

@@ -26,16 +26,15 @@ from histbench.store.statuses import Status
 
 
 def combine(bench: BenchmarkSpec, rounds: list[dict[int, Outcome]],
-            quiet: QuietLevel | None = None,
-            valgrind: dict[str, Any] | None = None) -> list[BenchmarkResult]:
+            quiet: QuietLevel | None = None) -> list[BenchmarkResult]:
     """Fold the rounds of one benchmark into one result per parameter set.
 
     A parameter set that failed in any round is reported failed (a flaky benchmark should
     be seen, not averaged over). Disturbed samples are judged against ``quiet``. Rounds
-    counted under Valgrind (their outcomes carry its record, or ``valgrind`` is given)
-    give the two instruction-mode series instead (``combine_instructions``).
+    counted under Valgrind (their outcomes carry its record) give the two
+    instruction-mode series instead (``combine_instructions``).
     """
-    valgrind = valgrind or _valgrind_record(rounds)
+    valgrind = _valgrind_record(rounds)
     if valgrind is not None:
         return combine_instructions(bench, rounds, valgrind)
     quiet = quiet if quiet is not None else QuietLevel()

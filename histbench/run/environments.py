@@ -294,6 +294,7 @@ class EnvManager:
                              f"{last_line(proc.stderr)}", proc.stderr[-LOG_TAIL:])
 
 
-def last_line(text: str) -> str:
+def last_line(text: str, width: int = 300) -> str:
+    """A command's last words (its error, usually), cut to ``width`` characters."""
     lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
-    return lines[-1][:300] if lines else "no output"
+    return lines[-1][:width] if lines else "no output"

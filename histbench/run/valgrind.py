@@ -37,11 +37,10 @@ from pathlib import Path
 from typing import Any
 
 from histbench.core.errors import HistbenchError
-from histbench.measure.instructions import CYCLES_FORMULA, WARMUP_CALLS
+from histbench.measure.instructions import CYCLES_FORMULA, DIFFERENTIAL, SHIM, WARMUP_CALLS
+from histbench.run.environments import last_line
 from histbench.run.locks import exclusive
 
-SHIM = "shim"
-DIFFERENTIAL = "differential"
 METHOD_ENV = "HISTBENCH_VALGRIND_METHOD"  # "differential" forces the fallback (tests, cc-less)
 HASH_SEED = "0"
 # A benchmark's timeout is scaled by this in instruction mode: Valgrind's slowdown. Measured
@@ -194,7 +193,7 @@ def _shim(path: str, cache: Path) -> tuple[str | None, str | None]:
         # compiler, makes another key.
         pre = _run([cc, "-E", "-P", str(source)], tmp)
         if pre.returncode != 0:
-            return None, f"cannot compile the shim: {_last(pre.stderr)} " \
+            return None, f"cannot compile the shim: {last_line(pre.stderr, 200)} " \
                          "(Debian/Ubuntu: apt-get install valgrind)"
         about = _run([cc, "--version"], tmp)
         key = hashlib.sha256("\0".join((SHIM_SOURCE, cc, about.stdout, pre.stdout))
@@ -208,7 +207,7 @@ def _shim(path: str, cache: Path) -> tuple[str | None, str | None]:
             built = Path(tmp) / "shim.so"
             proc = _run([cc, "-shared", "-fPIC", "-O2", "-o", str(built), str(source)], tmp)
             if proc.returncode != 0 or not built.exists():
-                return None, f"cannot compile the shim: {_last(proc.stderr)}"
+                return None, f"cannot compile the shim: {last_line(proc.stderr, 200)}"
             partial = cache / f".shim-{key}.{os.getpid()}.tmp"
             shutil.copyfile(built, partial)
             os.replace(partial, target)
@@ -220,8 +219,3 @@ def _run(args: list[str], cwd: str) -> subprocess.CompletedProcess:
         return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=120)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return subprocess.CompletedProcess(args, 1, "", str(exc))
-
-
-def _last(text: str) -> str:
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    return lines[-1][:200] if lines else "no output"

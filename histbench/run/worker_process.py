@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import time
@@ -20,6 +19,7 @@ from typing import Any
 from histbench.core.config import Config
 from histbench.core.modes import MeasureMode
 from histbench.measure import WORKER_SCRIPT, disturbance
+from histbench.measure.instructions import is_valgrind_line
 from histbench.measure.worker_spec import RunSpec, SetupCacheSpec
 from histbench.run import reaper, valgrind
 from histbench.run.settings import QuietLevel, Settings
@@ -85,12 +85,9 @@ def _tail(path: Path) -> str:
 
 # Valgrind's own messages (``==123==`` or ``--123-- warning: ...``): never the worker's
 # last words, though kept in the log's tail.
-_VALGRIND_LINE = re.compile(r"^(==|--)\d+(==|--)")
-
-
 def _last_line(log: Path) -> str | None:
     lines = [ln for ln in _tail(log).splitlines()
-             if ln.strip() and not _VALGRIND_LINE.match(ln)]
+             if ln.strip() and not is_valgrind_line(ln)]
     return lines[-1].strip()[:200] if lines else None
 
 

@@ -52,8 +52,8 @@ class BenchmarkPagesTask:
 
     def run(self, context: TaskContext) -> TaskOutcome:
         writer = context.writer.for_task()
-        drawn = context.benchmarks.write(writer, self.k, self.names)
-        return TaskOutcome(writer.pages, drawn.axes)
+        axes = context.benchmarks.write(writer, self.k, self.names)
+        return TaskOutcome(writer.pages, axes)
 
 
 @dataclass(frozen=True)

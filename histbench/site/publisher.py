@@ -17,6 +17,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from histbench.analysis.series import left_out_text
 from histbench.analysis.series import machines as result_machines
 from histbench.core.config import Config, commit_url_problem
 from histbench.core.errors import HistbenchError
@@ -143,9 +144,7 @@ class Publisher:
 
 
 def _left_out_warning(site: SiteData) -> str:
-    shorts = ", ".join(c.short for c in site.left_out[:5])
-    return (f"{site.machine} ({site.env}): {len(site.left_out)} measured commit(s) not in the "
-            f"repository ({shorts}{', ...' if len(site.left_out) > 5 else ''}): not shown")
+    return f"{site.machine} ({site.env}): {left_out_text(site.left_out)}: not shown"
 
 
 def _absorb(outcomes: list[TaskOutcome], writer: PageWriter) -> dict[tuple, str]:

@@ -18,6 +18,7 @@ import orjson
 
 from histbench.core.errors import HistbenchError
 from histbench.core.files import read_document_bytes, read_state_json, write_atomic
+from histbench.core.modes import COUNT_KINDS
 from histbench.store.samples import Summary, summarize
 from histbench.store.statuses import STATUSES, BuildRecord, Status
 
@@ -181,7 +182,7 @@ def checked_row_stats(row: dict[str, Any]) -> dict[str, Any]:
     return stats
 
 
-KINDS = ("time", "timeraw", "mem", "peakmem", "track", "instructions", "cycles")
+KINDS = ("time", "timeraw", "mem", "peakmem", "track", *COUNT_KINDS)
 
 
 def check_row(row: Any) -> None:
@@ -246,7 +247,7 @@ def check_document(data: dict[str, Any]) -> None:
 # Kinds whose values are durations or sizes: a negative one is a corrupt file, not a figure,
 # and so is one past what the quantity can be (a call of a year, more bytes than 64 bits
 # address), which would otherwise turn into ratios hundreds of digits long.
-_NON_NEGATIVE_KINDS = ("time", "timeraw", "mem", "peakmem", "instructions", "cycles")
+_NON_NEGATIVE_KINDS = ("time", "timeraw", "mem", "peakmem", *COUNT_KINDS)
 _LARGEST = {"time": (3.2e7, "a year"), "timeraw": (3.2e7, "a year"),
             "mem": (2.0**64, "2**64 bytes"), "peakmem": (2.0**64, "2**64 bytes")}
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +26,6 @@ from histbench.store.results import CommitInfo, params_text
 
 CHUNK = 8  # parameter sets per plot
 FAILED = (PointStatus.FAILED, PointStatus.SKIPPED, PointStatus.BUILD_FAILED)  # listed
-
-
-@dataclass
-class DrawnPages:
-    """What benchmark pages leave besides files: the y axis layers they drew, for the
-    cache."""
-
-    axes: dict[tuple, str] = field(default_factory=dict)
 
 
 class AxisLayerCache:
@@ -80,40 +72,42 @@ class BenchmarkPages:
         self.timelines: dict[int, Any] = {}
         self.commit_digests: dict[int, str] = {}
 
-    def write(self, writer: PageWriter, k: int, names: tuple[str, ...]) -> DrawnPages:
-        """The pages of benchmarks ``names`` of site ``k``."""
-        drawn = DrawnPages()
+    def write(self, writer: PageWriter, k: int, names: tuple[str, ...]) -> dict[tuple, str]:
+        """The pages of benchmarks ``names`` of site ``k``; returns the axis layers they
+        drew (for the cache)."""
+        axes: dict[tuple, str] = {}
         for name in names:
-            self._write_page(writer, k, name, drawn)
-        return drawn
+            self._write_page(writer, k, name, axes)
+        return axes
 
     def size(self, k: int, names: tuple[str, ...]) -> int:
         """How many series the pages of ``names`` plot: the work of drawing them."""
         return sum(len(self.members[k][n]) for n in names)
 
-    def _write_page(self, writer: PageWriter, k: int, name: str, drawn: DrawnPages) -> None:
+    def _write_page(self, writer: PageWriter, k: int, name: str,
+                    axes: dict[tuple, str]) -> None:
         site, members = self.sites[k], self.members[k][name]
         meta = self.settings.info.get(benchmark_of(name)[0], {})  # counts: their benchmark's
         rel = f"{site.slug}/b/{page_slug(name)}"
-        if writer.fresh(rel, self._digest(k, members, meta)):
+        runner = runner_context(site, members)
+        if writer.fresh(rel, self._digest(k, members, meta, runner)):
             return
-        chunks, x_range = self._draw(k, name, members, drawn)
+        chunks, x_range = self._draw(k, name, members, axes)
         writer.render(rel, "benchmark.html", name=name, chunks=chunks, x_range=x_range,
                       **benchmark_context(members, meta, site.commits, site.machine,
                                           self.settings.position),
-                      **runner_context(site, members),
-                      **stable_context(site, self.sites))
+                      **runner, **stable_context(site, self.sites))
 
-    def _digest(self, k: int, members: list[SeriesData], meta: dict) -> str:
+    def _digest(self, k: int, members: list[SeriesData], meta: dict,
+                runner: dict[str, Any]) -> str:
         return repr((self._commits_digest(k), self.settings.config.show_commit_url,
                      _bands(self.sites[k]),
                      [(s.digest(), [st.to_dict() for st in s.steps]) for s in members],
                      [(span_of(c, self.settings.position), c.cause.value, c.event)
                       for s in members for c in s.changes],
-                     len(self.sites), json.dumps(meta, sort_keys=True, default=str),
-                     runner_context(self.sites[k], members)))
+                     len(self.sites), json.dumps(meta, sort_keys=True, default=str), runner))
 
-    def _draw(self, k: int, name: str, members: list[SeriesData], drawn: DrawnPages
+    def _draw(self, k: int, name: str, members: list[SeriesData], axes: dict[tuple, str]
               ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         """The plots of each chunk of parameter sets, and the x range they cover (None:
         the whole history). The x axis covers the commits where any of the benchmark's
@@ -147,7 +141,7 @@ class BenchmarkPages:
                                "order_svg": whole[0], "date_svg": whole[1],
                                "bands": timeline.shows_bands(bands)},
                            "legend": plots.legend(chunk) if len(chunk) > 1 else []})
-        drawn.axes.update(plots.drawn_axis_layers())
+        axes.update(plots.drawn_axis_layers())
         return chunks, x_range
 
     def _timeline(self, k: int):
