@@ -85,6 +85,18 @@ def verdict(c: Comparison, higher_is_better: bool, factor: float) -> Verdict:
     return Verdict.NO_CHANGE
 
 
+def compare_results(ra: BenchmarkResult | None, rb: BenchmarkResult | None, *,
+                    alpha: float = 0.05, method: str = "welch") -> Comparison | None:
+    """Two results of one benchmark, where they can be compared at all (both measured
+    fine, by the same version of the benchmark): results imported from asv process by
+    process, counts against their noise floor."""
+    if ra is None or rb is None or ra.version != rb.version \
+            or not ra.status == rb.status == Status.OK:
+        return None
+    return compare(ra.process_samples, rb.process_samples, alpha=alpha, method=method,
+                   by_process=ra.imported or rb.imported, noise_floor=count_floor(rb.kind))
+
+
 def compare_runs(a: RunResults, b: RunResults, *, alpha: float = 0.05,
                  factor: float = 1.1, method: str = "welch") -> list[Row]:
     """Rows ordered as a reader wants them: regressions first, then the rest."""
@@ -93,12 +105,7 @@ def compare_runs(a: RunResults, b: RunResults, *, alpha: float = 0.05,
     for key in list(dict.fromkeys([*left, *right])):
         ra, rb = left.get(key), right.get(key)
         ref = rb or ra
-        comparison = None
-        if ra is not None and rb is not None and ra.version == rb.version \
-                and ra.status == rb.status == Status.OK:
-            comparison = compare(ra.process_samples, rb.process_samples, alpha=alpha,
-                                 method=method, by_process=ra.imported or rb.imported,
-                                 noise_floor=count_floor(rb.kind))
+        comparison = compare_results(ra, rb, alpha=alpha, method=method)
         found = _judge(ra, rb, comparison, factor)
         if found in (Verdict.NEW, Verdict.GONE) and _left_out(ref.name, b if rb is None else a):
             found = Verdict.NOT_RUN

@@ -30,12 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
-from histbench.analysis.two_sample import compare
-from histbench.core.modes import count_floor
+from histbench.analysis.run_diff import compare_results
 from histbench.store import shards
 from histbench.store.results import BenchmarkResult, RunResults
 from histbench.store.shards import ShardLabel
-from histbench.store.statuses import Status
 
 Key = tuple[str, tuple[tuple[str, str], ...]]
 
@@ -141,16 +139,14 @@ def _offset(ref: BenchmarkResult | None, other: BenchmarkResult,
             alpha: float) -> Offset | None:
     """None where the two cannot be compared: a side not ok, another version, a value
     that is not positive (no ratio), or no samples."""
-    if ref is None or ref.status != Status.OK or other.status != Status.OK \
-            or ref.version != other.version or not ref.samples or not other.samples:
+    if ref is None or not ref.samples or not other.samples \
+            or min(ref.samples + other.samples) <= 0:
         return None
-    low, high = statistics.median(ref.samples), statistics.median(other.samples)
-    if low <= 0 or high <= 0 or min(ref.samples + other.samples) <= 0:
+    test = compare_results(ref, other, alpha=alpha)
+    if test is None:
         return None
-    test = compare(ref.process_samples, other.process_samples, alpha=alpha,
-                   by_process=ref.imported or other.imported,
-                   noise_floor=count_floor(other.kind))
-    return Offset(high / low, test.p_value, bool(test.significant))
+    ratio = statistics.median(other.samples) / statistics.median(ref.samples)
+    return Offset(ratio, test.p_value, bool(test.significant))
 
 
 def divided(samples: Sequence[Sequence[float]],
