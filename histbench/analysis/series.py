@@ -143,9 +143,7 @@ def load_history(results_dir: Path, machine: str, *, env_name: str | None = None
                              f"(have: {', '.join(sorted(envs))})")
     by_hash = {r.commit.hash: r for r in runs if r.env_name == env and r.commit}
     measured = [r.commit for r in by_hash.values()]
-    commits = order_commits(measured, order, known)
-    placed = {c.hash for c in commits}
-    left_out = [c for c in measured if c.hash not in placed]
+    commits, left_out = order_commits(measured, order, known)
     from histbench.analysis import shard_offsets  # scipy: only where a history is analysed
 
     labels = shard_offsets.labels_of([by_hash[c.hash] for c in commits])
@@ -155,8 +153,10 @@ def load_history(results_dir: Path, machine: str, *, env_name: str | None = None
 
 
 def order_commits(commits: list[CommitInfo], order: list[str] | None,
-                  known: Collection[str] | None = None) -> list[CommitInfo]:
-    """The measured commits in history order; those off the branches are placed by date.
+                  known: Collection[str] | None = None
+                  ) -> tuple[list[CommitInfo], list[CommitInfo]]:
+    """The measured commits in history order (those off the branches placed by date), and
+    those left out.
 
     A commit the repository does not have (a forged or foreign result file, history
     rewritten since) has no place in it: it is left out, when ``known`` says so and some
@@ -166,14 +166,14 @@ def order_commits(commits: list[CommitInfo], order: list[str] | None,
     on_branch = sorted((c for c in commits if c.hash in rank), key=lambda c: rank[c.hash])
     others = sorted((c for c in commits if c.hash not in rank), key=lambda c: c.date)
     if not on_branch:
-        return others
-    if known is not None:
-        others = [c for c in others if c.hash in known]
+        return others, []
+    left_out = [c for c in others if known is not None and c.hash not in known]
     merged = list(on_branch)
     for c in others:  # by date, between the ordered commits
-        pos = next((i for i, k in enumerate(merged) if k.date > c.date), len(merged))
-        merged.insert(pos, c)
-    return merged
+        if known is None or c.hash in known:
+            pos = next((i for i, k in enumerate(merged) if k.date > c.date), len(merged))
+            merged.insert(pos, c)
+    return merged, left_out
 
 
 def left_out_text(left_out: list[CommitInfo]) -> str:

@@ -383,11 +383,10 @@ _CODE = {status: k for k, status in enumerate(STATUS_CODES)}
 
 def _build(machine: str, env: str, runs: list[Condensed],
            order: list[str] | None, known: Collection[str] | None) -> SiteData:
-    commits = order_commits([r.commit for r in runs], order, known)
-    placed = {c.hash for c in commits}
-    left_out = [r.commit for r in runs if r.commit.hash not in placed]
-    by_hash = {r.commit.hash: r for r in runs if r.commit.hash in placed}
-    ordered = [by_hash[c.hash] for c in commits]
+    commits, left_out = order_commits([r.commit for r in runs], order, known)
+    of_commit = {r.commit.hash: r for r in runs}
+    ordered = [of_commit[c.hash] for c in commits]
+    by_hash = {r.commit.hash: r for r in ordered}  # the placed ones
     latest: dict[tuple, tuple] = {}  # a series' description: from its newest ok result
     for run in ordered:
         for key, status, meta in zip(run.keys, run.status, run.meta, strict=True):
