@@ -34,22 +34,20 @@ class CommitPages:
             parent = site.commits[i - 1] if i else None
             child = site.commits[i + 1] if i + 1 < len(site.commits) else None
             rel = f"{site.slug}/c/{commit.hash}.html"
+            notes = {"origin": site.origins.get(commit.hash, ""),
+                     "skipped": skipped_before(site, i, self.position),
+                     "suite_errors": site.suite_errors.get(commit.hash, []),
+                     "other_hardware": site.hardware.get(commit.hash, ""),
+                     "shard": site.shards[i] if site.shards else None}
+            build = site.builds.get(commit.hash, {})
             digest = repr((commit, parent and parent.hash, child and child.hash,
-                           table.fingerprint(i), site.builds.get(commit.hash), url,
-                           len(self.sites), site.origins.get(commit.hash),
-                           skipped_before(site, i, self.position),
-                           site.suite_errors.get(commit.hash), site.hardware.get(commit.hash),
-                           site.shards[i] if site.shards else None))
+                           table.fingerprint(i), build, url, len(self.sites),
+                           sorted(notes.items())))
             if not writer.fresh(rel, digest):
-                build = site.builds.get(commit.hash, {})
                 writer.render(rel, "commit.html", commit=commit, parent=parent, child=child,
                               rows=table.rows(i),
                               build_failed=build.get("status") == BuildStatus.FAILED,
                               build_reason=build.get("reason", ""),
                               commit_url=url + commit.hash if url else "",
-                              origin=site.origins.get(commit.hash, ""),
-                              skipped=skipped_before(site, i, self.position),
-                              suite_errors=site.suite_errors.get(commit.hash, []),
-                              other_hardware=site.hardware.get(commit.hash, ""),
-                              shard=site.shards[i] if site.shards else None, **common)
+                              **notes, **common)
             table.advance(i)
