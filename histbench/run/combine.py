@@ -42,22 +42,15 @@ def combine(bench: BenchmarkSpec, rounds: list[dict[int, Outcome]],
     for index, params in bench.chosen():
         outs = [r[index] for r in rounds if index in r]
         result = _empty_result(bench, index, params)
-        failed = next((o for o in outs if o.status == Status.FAILED), None)
-        skipped = next((o for o in outs if o.status == Status.SKIPPED), None)
-        if failed or skipped or not outs:
-            bad = failed or skipped
-            result.status = bad.status if bad else Status.FAILED
-            result.reason = bad.reason if bad else "not run"
-            result.stderr_tail = bad.stderr_tail if bad else None
+        bad = _first_bad(outs)
+        if bad or not outs:
+            _mark_bad(result, bad)
         else:
             _split_disturbed(result, outs, quiet)
-            result.number = outs[0].number
             energy = [o.extra["energy"] for o in outs if o.extra.get("energy")]
             if energy:
                 result.extra["energy"] = combine_energy(energy)
-            result.started_at = outs[0].started_at
-            result.duration = sum(o.duration or 0.0 for o in outs)
-            result.with_stats()
+            _finish(result, outs)
         results.append(result)
     return results
 
@@ -93,16 +86,12 @@ def combine_instructions(bench: BenchmarkSpec, rounds: list[dict[int, Outcome]],
     for index, params in bench.chosen():
         outs = [r[index] for r in rounds if index in r]
         made = _series_results(bench, index, params, valgrind)
-        failed = next((o for o in outs if o.status == Status.FAILED), None)
-        skipped = next((o for o in outs if o.status == Status.SKIPPED), None)
-        bad = failed or skipped
+        bad = _first_bad(outs)
         if not bad and outs and not all("cycles" in o.extra for o in outs):
             bad = Outcome(Status.FAILED, reason="the worker sent no instruction counts")
         for result in made:
             if bad or not outs:
-                result.status = bad.status if bad else Status.FAILED
-                result.reason = bad.reason if bad else "not run"
-                result.stderr_tail = bad.stderr_tail if bad else None
+                _mark_bad(result, bad)
                 continue
             if result.kind == "cycles":
                 result.process_samples = [[float(v) for v in o.extra["cycles"]] for o in outs]
@@ -111,12 +100,31 @@ def combine_instructions(bench: BenchmarkSpec, rounds: list[dict[int, Outcome]],
                                           for name in events[0]}
             else:
                 result.process_samples = [list(o.samples) for o in outs]
-            result.number = outs[0].number
-            result.started_at = outs[0].started_at
-            result.duration = sum(o.duration or 0.0 for o in outs)
-            result.with_stats()
+            _finish(result, outs)
         results.extend(made)
     return results
+
+
+def _first_bad(outs: list[Outcome]) -> Outcome | None:
+    """A round that failed, else one that skipped: one such round decides the result (a
+    flaky benchmark should be seen, not averaged over)."""
+    failed = next((o for o in outs if o.status == Status.FAILED), None)
+    return failed or next((o for o in outs if o.status == Status.SKIPPED), None)
+
+
+def _mark_bad(result: BenchmarkResult, bad: Outcome | None) -> None:
+    """``bad``'s status and reason, or failed and "not run" when no round ran it."""
+    result.status = bad.status if bad else Status.FAILED
+    result.reason = bad.reason if bad else "not run"
+    result.stderr_tail = bad.stderr_tail if bad else None
+
+
+def _finish(result: BenchmarkResult, outs: list[Outcome]) -> None:
+    """What every result of rounds that ran takes from them, and its summary."""
+    result.number = outs[0].number
+    result.started_at = outs[0].started_at
+    result.duration = sum(o.duration or 0.0 for o in outs)
+    result.with_stats()
 
 
 def _series_results(bench: BenchmarkSpec, index: int, params: dict[str, str],
