@@ -24,6 +24,7 @@ equal. The grid bounds this: any change that lasts at least one grid spacing
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -157,17 +158,18 @@ def _midpoint(lo: int, hi: int, measured: set[int]) -> int | None:
 
 def _flagged(key: Hashable, data: SeriesData, alpha: float) -> list[Interval]:
     """Pairs of neighbouring measured commits that differ, hold a step, or are uncertain."""
-    points = sorted(i for i, s in data.samples.items() if _has_data(s))
+    values = {i: _values(s) for i, s in data.samples.items()}  # flat, once
+    points = sorted(i for i, v in values.items() if v)
     pairs = list(pairwise(points))
     if not pairs:
         return []
     corrected = alpha / len(pairs)
     why: dict[tuple[int, int], str] = {}
     widths: dict[tuple[int, int], float] = {}
-    exact = _deterministic([data.samples[i] for i in points])
+    exact = _deterministic([values[i] for i in points])
     for a, b in pairs:
         if exact:  # values that repeat exactly (track_ values): any difference is real
-            if _values(data.samples[a])[0] != _values(data.samples[b])[0]:
+            if values[a][0] != values[b][0]:
                 why[(a, b)] = "differ"
             continue
         try:
@@ -180,7 +182,7 @@ def _flagged(key: Hashable, data: SeriesData, alpha: float) -> list[Interval]:
         elif c.ci_low and c.ci_high and c.ci_low > 0:
             widths[(a, b)] = math.log(c.ci_high / c.ci_low)
     try:
-        steps = detect_steps([_values(data.samples[i]) for i in points], alpha=alpha,
+        steps = detect_steps([values[i] for i in points], alpha=alpha,
                              noise_floor=data.noise_floor)
     except HistbenchError:  # a series the detector refuses has no step to give
         steps = []
@@ -200,11 +202,10 @@ def _values(samples: Samples) -> list[float]:
             for v in (g if isinstance(g, (list, tuple)) else [g])]
 
 
-def _deterministic(points: list[Samples]) -> bool:
-    """The series repeats exactly: every commit's values are all equal, and either some
-    commit has several, or (one value a commit: a ``track_`` value) most neighbours are
-    exactly equal, which noise would never make them."""
-    values = [_values(p) for p in points]
+def _deterministic(values: list[list[float]]) -> bool:
+    """The series repeats exactly: every commit's values (flat) are all equal, and either
+    some commit has several, or (one value a commit: a ``track_`` value) most neighbours
+    are exactly equal, which noise would never make them."""
     if not all(min(v) == max(v) for v in values if v):
         return False
     if any(len(v) > 1 for v in values):
@@ -214,13 +215,7 @@ def _deterministic(points: list[Samples]) -> bool:
     return len(firsts) >= 3 and equal * 2 >= len(firsts) - 1
 
 
-def _has_data(samples: Samples) -> bool:
-    return any(len(g) if isinstance(g, (list, tuple)) else True for g in samples)
-
-
 def _ratio(data: SeriesData, iv: Interval) -> float | None:
-    import numpy as np
-
-    a = np.median(np.concatenate([np.ravel(g) for g in data.samples[iv.lo]]))
-    b = np.median(np.concatenate([np.ravel(g) for g in data.samples[iv.hi]]))
+    a = statistics.median(_values(data.samples[iv.lo]))
+    b = statistics.median(_values(data.samples[iv.hi]))
     return float(b / a) if a > 0 and b > 0 else None
