@@ -239,15 +239,9 @@ def huge_levels(i: int) -> dict[str, float]:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    from webdriver import Browser, find_browser
+    from webdriver import open_browser
 
-    if os.environ.get("HISTBENCH_NO_BROWSER") == "1":
-        pytest.skip("HISTBENCH_NO_BROWSER=1")
-    chromium, chromedriver = find_browser()
-    if not chromium or not chromedriver:
-        pytest.fail("needs Chromium and chromedriver (or HISTBENCH_NO_BROWSER=1)",
-                    pytrace=False)
-    b = Browser(chromium, chromedriver, tmp_path_factory.mktemp("chromium-profile"))
+    b = open_browser(tmp_path_factory.mktemp("chromium-profile"))
     yield b
     b.close()
 
@@ -256,7 +250,7 @@ def test_table_cells_never_cut_figures(browser, tmp_path):
     project = write_history(tmp_path, huge_levels)
     html = tmp_path / "html"
     Publisher(load_config(project), html, jobs=1).publish()
-    browser._s("POST", "/window/rect", {"width": 1024, "height": 800})
+    browser.resize(1024, 800)
     browser.get((html / "m--py" / "index.html").as_uri())
     assert browser.execute("return window.innerWidth") <= 1024
     cells = browser.execute("""

@@ -8,7 +8,6 @@ HISTBENCH_NO_BROWSER=1 is set, which skips them.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 from conftest import FAST_ATTRS
 from toyrepo import ToyCommit, make_repo
-from webdriver import Browser, find_browser
+from webdriver import open_browser
 
 EVIL = "<script>alert(1)</script>"
 FAILED, EVIL_AT, STEP_AT = 2, 3, 5  # indices in the history below
@@ -40,15 +39,7 @@ SHOWN_JS = "return arguments[0].getClientRects().length > 0"  # false if it or a
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    if os.environ.get("HISTBENCH_NO_BROWSER") == "1":
-        pytest.skip("HISTBENCH_NO_BROWSER=1")
-    chromium, chromedriver = find_browser()
-    if not chromium or not chromedriver:
-        pytest.fail("the site's browser tests need Chromium and chromedriver "
-                    f"(found chromium={chromium}, chromedriver={chromedriver}): install the "
-                    "Debian packages chromium and chromium-driver (.ci/run does), or set "
-                    "HISTBENCH_NO_BROWSER=1 to skip these tests", pytrace=False)
-    b = Browser(chromium, chromedriver, tmp_path_factory.mktemp("chromium-profile"))
+    b = open_browser(tmp_path_factory.mktemp("chromium-profile"))
     yield b
     b.close()
 

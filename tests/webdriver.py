@@ -106,6 +106,9 @@ class Browser:
     def get(self, url: str) -> None:
         self._s("POST", "/url", {"url": url})
 
+    def resize(self, width: int, height: int) -> None:
+        self._s("POST", "/window/rect", {"width": width, "height": height})
+
     def execute(self, script: str, *args):
         """Run ``script`` as a function body (``return ...``) with ``arguments``."""
         return self._s("POST", "/execute/sync", {"script": script, "args": list(args)})
@@ -149,3 +152,20 @@ class Browser:
             self.session = ""
             self.proc.kill()
             self.proc.wait(timeout=10)
+
+
+def open_browser(profile: Path) -> Browser:
+    """The browser tests' session: skipped with HISTBENCH_NO_BROWSER=1, a failure naming
+    what to install when Chromium or chromedriver is missing (pytest is imported here,
+    not at the top: the client itself needs none of it)."""
+    import pytest
+
+    if os.environ.get("HISTBENCH_NO_BROWSER") == "1":
+        pytest.skip("HISTBENCH_NO_BROWSER=1")
+    chromium, chromedriver = find_browser()
+    if not chromium or not chromedriver:
+        pytest.fail("the site's browser tests need Chromium and chromedriver "
+                    f"(found chromium={chromium}, chromedriver={chromedriver}): install the "
+                    "Debian packages chromium and chromium-driver (.ci/run does), or set "
+                    "HISTBENCH_NO_BROWSER=1 to skip these tests", pytrace=False)
+    return Browser(chromium, chromedriver, profile)
