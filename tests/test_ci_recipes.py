@@ -285,7 +285,7 @@ def test_github_nightly_pull_requests_and_sharded_backfill(tmp_path, shared_env_
     workspace = ci.checkout("origin/pr-slow")
     values = {"github.event.pull_request.base.sha": base}
     [step] = run_github_job(ci, "github-pr.yml", "compare", workspace, values=values)
-    assert step.returncode == 1, step.stderr
+    assert step.returncode == 1, step.stderr + step.summary
     assert "regression" in step.summary and "Measured again, to confirm" in step.summary
     assert "regression confirmed" in step.stdout
 

@@ -23,7 +23,7 @@ from toyrepo import ToyCommit
 from histbench.analysis.run_diff import compare_runs
 from histbench.core.errors import HistbenchError
 from histbench.measure import disturbance
-from histbench.run.rounds import ProcessEnv, Settings, run_suite
+from histbench.run.rounds import BenchmarkRounds, ProcessEnv, QuietLevel, Settings, run_suite
 from histbench.run.suite import discover
 from histbench.store.results import BenchmarkResult, Disturbance, RunResults
 
@@ -121,7 +121,7 @@ def test_samples_that_lost_the_cpu_are_set_aside_and_kept(blocky_results):
     timed = next(r for r in blocky_results if r.name.endswith("time_blocky"))
     d = timed.disturbance
     assert d is not None and d.reference_level and d.reference_level > 0 and d.normalised_to
-    assert len(timed.process_samples) == len(timed.measured_samples) == 2
+    assert len(timed.process_samples) == len(timed.measured_samples) >= 2  # see MIN_QUIET
     typical = disturbance.typical_share([v for p in timed.process_cpu_shares for v in p])
     rejected = 0
     for clean, measured, refs, shares in zip(timed.process_samples, timed.measured_samples,
@@ -265,3 +265,92 @@ def test_the_energy_estimate_counts_the_samples_not_the_reference_loop(tmp_path)
     assert energy["estimated"] is True
     for joules, measured in zip(energy["per_process"], r.measured_samples, strict=True):
         assert 0 < joules / 10.0 <= 1.02 * sum(measured) / len(measured)
+
+
+# Samples too short for a CPU share (test above): the reference times alone judge them,
+# against the levels these tests set, whatever the machine is doing.
+STEADY = """
+number = 1
+repeat = 4
+warmup_time = 0.0
+
+
+def time_steady():
+    return 1 + 1
+"""
+
+
+def _steady_rounds(tmp_path: Path, settings: Settings, quiet: QuietLevel):
+    bench = tmp_path / "benchmarks"
+    bench.mkdir()
+    (bench / "bench_steady.py").write_text(STEADY)
+    [spec] = discover(sys.executable, bench).benchmarks
+    penv = ProcessEnv(python=sys.executable, benchmark_dir=bench, workdir=tmp_path)
+    rounds = BenchmarkRounds(spec)
+
+    def again() -> bool:
+        return rounds.top_up(penv, settings, {}, tmp_path, dict, quiet)
+
+    assert rounds.next_round(penv, settings, {}, tmp_path, dict, quiet)
+    return rounds, again
+
+
+def test_a_result_left_without_quiet_samples_by_a_quieter_level_gets_one_more_round(tmp_path):
+    """A process judges its samples against the quietest level seen when it ran; a
+    quieter process later can leave it with none. Here the level is set below any real
+    reference time, as if a much quieter moment had come: no sample stays quiet, however
+    loud or quiet this machine is, so the round is topped up (once), and everything
+    measured is kept."""
+    settings = Settings(rounds=1, disturbance_wait=0.0)
+    quiet = QuietLevel()
+    rounds, again = _steady_rounds(tmp_path, settings, quiet)
+    measured = len(rounds.rounds)
+    quiet.seconds = 1e-12
+    assert rounds.short_of_quiet(quiet) == [0]
+    assert again() and len(rounds.rounds) > measured
+    assert not again()  # at most TOP_UPS
+    [result] = rounds.results(quiet)
+    assert result.disturbance.fallback and result.disturbance.rejected == \
+        result.disturbance.samples == sum(map(len, result.measured_samples))
+    assert len(result.measured_samples) == len(rounds.rounds)
+
+
+@pytest.mark.parametrize("repeat", [4, 1])
+def test_no_round_is_added_when_the_quiet_samples_suffice(tmp_path, repeat):
+    """Every sample quiet (a level far above any reference time), be they 4 or 1 (a
+    round of one sample asked for no more)."""
+    settings = Settings(rounds=1, repeat=repeat, disturbance_wait=0.0)
+    quiet = QuietLevel()
+    rounds, again = _steady_rounds(tmp_path, settings, quiet)
+    quiet.seconds = 1e3
+    assert not rounds.short_of_quiet(quiet)
+    assert not again()
+
+
+def _timed(samples: list[list[float]], fallback: bool, worst: float) -> BenchmarkResult:
+    n = sum(map(len, samples))
+    r = BenchmarkResult(name="b.time_x", kind="time", process_samples=samples,
+                        disturbance=Disturbance(samples=n, rejected=n if fallback else 0,
+                                                slowdown=worst, worst=worst,
+                                                fallback=fallback))
+    return r.with_stats()
+
+
+@pytest.mark.parametrize("change, worst, expected", [
+    (10.0, 2.5, "regression"),    # 10x under a machine at most 2.5x slow: at least 4x
+    (2.0, 2.5, "disturbed"),      # the machine alone could have made it
+    (1.5, 1.3, "disturbed"),      # 1.15x left: under the 1.2 factor
+    (0.1, 2.5, "improvement"),    # faster while B's machine was slow: faster still
+])
+def test_a_disturbed_side_voids_only_the_changes_the_machine_could_have_made(
+        change, worst, expected):
+    base = [[1.0, 1.01, 0.99, 1.0]] * 3
+    moved = [[v * change for v in p] for p in base]
+    a = RunResults(machine="m", env_name="e", results=[_timed(base, False, 1.0)])
+    b = RunResults(machine="m", env_name="e", results=[_timed(moved, True, worst)])
+    [row] = compare_runs(a, b, factor=1.2)
+    assert row.verdict == expected
+    # the same from the other side: A disturbed, B moved by 1 / change
+    [row] = compare_runs(b, a, factor=1.2)
+    assert row.verdict == {"regression": "improvement",
+                           "improvement": "regression"}.get(expected, expected)

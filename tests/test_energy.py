@@ -43,7 +43,9 @@ def test_rapl_counter_gives_joules_per_call(tmp_path):
     energy = run(tmp_path, tmp_path / "powercap", counter)
     assert energy["source"] == "rapl" and energy["estimated"] is False
     assert energy["joules_per_call"] == pytest.approx(0.001)
-    assert energy["per_process"] == pytest.approx([0.001, 0.001])
+    # one figure a process: the 2 rounds, and any run again or added after a burst of load
+    assert len(energy["per_process"]) >= 2
+    assert energy["per_process"] == pytest.approx([0.001] * len(energy["per_process"]))
 
 
 def test_counter_wraparound(tmp_path):

@@ -30,7 +30,9 @@ def load_all(repo: Path, machine: str = "m") -> dict[str, results.RunResults]:
 
 def processes_run(r: results.BenchmarkResult) -> int:
     """Worker processes behind a timing result: one a round, plus a round run again when a
-    burst of machine load disturbed every sample of it (at most once a round)."""
+    burst of machine load disturbed every sample of it (at most once a round), plus one
+    more round (and its rerun) if the result ended with too few quiet samples
+    (rounds.MIN_QUIET)."""
     return len(r.process_references) or len(r.process_samples)
 
 
@@ -58,7 +60,7 @@ def test_history_run_records_builds_failures_and_the_slow_commit(toy_repo):
         by_name = {r.name: r for r in runs[h].results}
         assert set(by_name["bench_toy.track_work"].samples) == {float(HISTORY[i].work)}
         timing = by_name["bench_toy.time_compute"]
-        assert timing.status == "ok" and 5 <= processes_run(timing) <= 10
+        assert timing.status == "ok" and 5 <= processes_run(timing) <= 12
         assert all(len(g) >= 1 for g in timing.process_samples) and timing.stats.median > 0
     info = runs[hashes[4]].commit
     assert info.subject == "commit 4: work=60000" and info.parents == [hashes[3]]
@@ -119,7 +121,7 @@ def test_interleaved_rounds(toy_repo):
     runs = load_all(repo)
     for h in hashes:
         r = next(r for r in runs[h].results if r.name == "bench_toy.time_compute")
-        assert 3 <= processes_run(r) <= 6 and runs[h].complete
+        assert 3 <= processes_run(r) <= 8 and runs[h].complete
         assert runs[h].settings["interleave"] is True
     # Round r of every commit before round r+1 of any, as the progress lines tell.
     rounds = [line.split()[1:] for line in proc.stderr.splitlines()

@@ -125,7 +125,8 @@ def _judge(ra: BenchmarkResult | None, rb: BenchmarkResult | None,
     if comparison is None:  # a side did not measure
         return Verdict.FAILED if Status.FAILED in (ra.status, rb.status) else Verdict.SKIPPED
     found = verdict(comparison, rb.higher_is_better, factor)
-    if found in (Verdict.REGRESSION, Verdict.IMPROVEMENT) and _unsettled(ra, rb):
+    if found in (Verdict.REGRESSION, Verdict.IMPROVEMENT) and _unsettled(ra, rb) \
+            and not _beyond_the_machine(comparison, ra, rb, found, factor):
         return Verdict.DISTURBED
     return found
 
@@ -141,6 +142,28 @@ def _unsettled(*results: BenchmarkResult) -> bool:
     """A side measured without a single quiet moment (every sample disturbed, even after
     waiting and running again) cannot carry a verdict: its level is the machine's."""
     return any(r.disturbance is not None and r.disturbance.fallback for r in results)
+
+
+def _beyond_the_machine(c: Comparison, ra: BenchmarkResult, rb: BenchmarkResult,
+                        found: Verdict, factor: float) -> bool:
+    """Whether the change is larger than any the machine could have made: a 10x slowdown
+    measured while the machine ran at most 2.5x slow is still at least a 4x regression,
+    and a pull-request check must not wave it through as "disturbed". A slow machine only
+    ever makes the side it slowed take longer, so the code's own ratio lies between the
+    ratio over B's worst slowdown and the ratio times A's."""
+    if c.ratio is None or c.ratio <= 0:
+        return False
+    lowest = c.ratio / _worst_if_unsettled(rb)
+    highest = c.ratio * _worst_if_unsettled(ra)
+    ends = [worse_factor(r, rb.higher_is_better) for r in (lowest, highest)]
+    if found == Verdict.REGRESSION:
+        return min(ends) >= factor
+    return max(ends) <= 1 / factor
+
+
+def _worst_if_unsettled(r: BenchmarkResult) -> float:
+    d = r.disturbance
+    return max(1.0, d.worst) if d is not None and d.fallback else 1.0
 
 
 def has_regression(rows: list[Row]) -> bool:

@@ -161,7 +161,7 @@ def _split_disturbed(result: BenchmarkResult, outs: list[Outcome], quiet: QuietL
     result.measured_samples = [o.samples for o in outs]
     result.process_references = [o.references for o in outs]
     result.process_cpu_shares = [o.cpu_shares for o in outs]
-    slowdowns = _slowdowns(outs, quiet.seconds)
+    slowdowns = _slowdowns(outs, quiet.seconds, typical)
     result.disturbance = Disturbance(
         samples=sum(len(o.samples) for o in outs), rejected=sum(map(sum, flags)),
         slowdown=statistics.median(slowdowns) if slowdowns else 1.0,
@@ -169,14 +169,26 @@ def _split_disturbed(result: BenchmarkResult, outs: list[Outcome], quiet: QuietL
         normalised_to=quiet.anchor, fallback=fallback)
 
 
-def _slowdowns(outs: list[Outcome], level: float | None) -> list[float]:
-    """The machine's slowness during each sample: the slower reference beside it over the
-    quiet level."""
+def _slowdowns(outs: list[Outcome], level: float | None, typical: float) -> list[float]:
+    """The machine's slowness during each sample, for this benchmark: the slower reference
+    beside it over the quiet level, or, where a neighbour took the CPU in slices too short
+    for the reference to see, the typical CPU share over the sample's own (a process given
+    half its usual share runs at half speed). ``compare`` holds a change against the
+    largest of these before it lets a disturbed side void a verdict."""
     if not level:
         return []
-    return [disturbance.beside(o.references, i) / level
+    return [max(disturbance.beside(o.references, i) / level,
+                _share_slowdown(share, typical))
             for o in outs if len(o.references) == len(o.samples) + 1
-            for i in range(len(o.samples))]
+            for i, share in enumerate(_padded(o.cpu_shares, len(o.samples)))]
+
+
+def _padded(shares: list[float | None], n: int) -> list[float | None]:
+    return (shares + [None] * n)[:n]
+
+
+def _share_slowdown(share: float | None, typical: float) -> float:
+    return typical / share if share and typical > share else 1.0
 
 
 def combine_energy(per_process: list[dict[str, Any]]) -> dict[str, Any]:

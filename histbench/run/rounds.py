@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from histbench.core.modes import MeasureMode
+from histbench.measure import disturbance
 from histbench.run import valgrind
 from histbench.run.combine import combine, combine_energy, failed_results
 from histbench.run.settings import QuietLevel, Settings
@@ -35,6 +36,12 @@ __all__ = [
 ]
 
 RERUNS = 1  # times a round is run again when its process never saw a quiet moment
+# Undisturbed samples a result should have, judged at the end against the run's final
+# quiet level: a process judged its samples against the quietest level seen when it ran,
+# and a quieter process later (another commit's, in an interleaved run) can leave it with
+# one sample or none, which no test can tell from noise. Fewer get one more round.
+MIN_QUIET = 3
+TOP_UPS = 1  # such rounds per benchmark and commit, at most
 
 
 def run_round(penv: ProcessEnv, bench: BenchmarkSpec, indices: list[int], settings: Settings,
@@ -109,6 +116,7 @@ class BenchmarkRounds:
     bench: BenchmarkSpec
     rounds: list[dict[int, Outcome]] = field(default_factory=list)
     given_up: list[BenchmarkResult] | None = None  # its setup_cache failed or was skipped
+    top_ups: int = 0
 
     def next_round(self, penv: ProcessEnv, settings: Settings, caches: dict[str, CacheOutcome],
                    tmp: Path, numbers: Callable[[], dict[int, int]], quiet: QuietLevel) -> bool:
@@ -135,6 +143,35 @@ class BenchmarkRounds:
                 remember_numbers(known, outcome)
         return True
 
+    def top_up(self, penv: ProcessEnv, settings: Settings, caches: dict[str, CacheOutcome],
+               tmp: Path, numbers: Callable[[], dict[int, int]], quiet: QuietLevel) -> bool:
+        """One more round for the parameter sets left short of quiet samples (MIN_QUIET),
+        at most TOP_UPS times; False when none was needed or allowed."""
+        short = self.short_of_quiet(quiet) if settings.reject_disturbed else []
+        if not short or self.top_ups >= TOP_UPS or self.given_up is not None:
+            return False
+        self.top_ups += 1
+        cache = setup_cache_for(penv, self.bench, caches, tmp)
+        known = numbers()
+        for outcome in run_round(penv, self.bench, short, settings, numbers=known,
+                                 cache_file=cache.path if cache else None, quiet=quiet):
+            self.rounds.append(outcome)
+        return True
+
+    def short_of_quiet(self, quiet: QuietLevel) -> list[int]:
+        """Parameter sets whose undisturbed samples over every round, judged now, number
+        fewer than MIN_QUIET, or than the samples measured where those were fewer."""
+        short = []
+        for index in surviving(self.bench, self.rounds):
+            outs = [rd[index] for rd in self.rounds if index in rd and rd[index].references]
+            if not outs:  # no gauge (other kinds, --keep-disturbed): nothing to judge
+                continue
+            typical = disturbance.typical_share([v for o in outs for v in o.cpu_shares])
+            quiet_samples = sum(not bad for o in outs for bad in o.disturbed(quiet, typical))
+            if quiet_samples < min(MIN_QUIET, sum(len(o.samples) for o in outs)):
+                short.append(index)
+        return short
+
     def results(self, quiet: QuietLevel) -> list[BenchmarkResult]:
         if self.given_up is not None:
             return self.given_up
@@ -151,6 +188,7 @@ def run_benchmark(penv: ProcessEnv, bench: BenchmarkSpec, settings: Settings, tm
     for _ in range(settings.rounds_for(bench)):
         if not rounds.next_round(penv, settings, caches, tmp, lambda: known, quiet):
             break
+    rounds.top_up(penv, settings, caches, tmp, lambda: known, quiet)
     return rounds.results(quiet)
 
 

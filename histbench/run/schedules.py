@@ -89,12 +89,14 @@ class Interleaved:
                     ctx.progress.position(f"round {r + 1}/{total_rounds} {p.info.short}")
                     self._one_round(ctx, p, state[p.info.hash], r, Path(tmp))
                     ctx.progress.advance()
-                for p in good:
-                    found = self._results(ctx, state[p.info.hash])
-                    if r == total_rounds - 1:
-                        ctx.finish(p, started, found)
-                    else:
-                        ctx.record(p, started, found, complete=False)
+                if r < total_rounds - 1:
+                    for p in good:
+                        ctx.record(p, started, self._results(ctx, state[p.info.hash]),
+                                   complete=False)
+            for p in good:  # judged against the run's final quiet level: see rounds.MIN_QUIET
+                self._top_up(ctx, p, state[p.info.hash], Path(tmp))
+            for p in good:
+                ctx.finish(p, started, self._results(ctx, state[p.info.hash]))
 
     @staticmethod
     def _one_round(ctx: EnvRun, p: Prepared, state: _CommitRounds, r: int, tmp: Path) -> None:
@@ -106,6 +108,18 @@ class Interleaved:
             folder.mkdir(exist_ok=True)
             rounds.next_round(penv, ctx.settings, state.caches, folder,
                               lambda b=rounds.bench: ctx.calibration.numbers(b), ctx.quiet)
+
+    @staticmethod
+    def _top_up(ctx: EnvRun, p: Prepared, state: _CommitRounds, tmp: Path) -> None:
+        penv = ctx.builder.process_env(p)
+        folder = tmp / p.info.hash
+        folder.mkdir(exist_ok=True)
+        for rounds in state.benchmarks.values():
+            if rounds.short_of_quiet(ctx.quiet):
+                ctx.progress.position(f"one more round {p.info.short} {rounds.bench.name}: "
+                                      "too few undisturbed samples")
+            rounds.top_up(penv, ctx.settings, state.caches, folder,
+                          lambda b=rounds.bench: ctx.calibration.numbers(b), ctx.quiet)
 
     def _results(self, ctx: EnvRun, state: _CommitRounds) -> list[BenchmarkResult]:
         found = [r for rounds in state.benchmarks.values() for r in rounds.results(ctx.quiet)]

@@ -44,9 +44,11 @@ class Disturbance:
     kept in the file but left out of every statistic. ``slowdown`` is the machine's median
     speed during the samples against its quiet speed (1.0 = quiet; 2.0 = half speed), and
     ``worst`` its slowest moment, both against ``reference_level`` (the quietest reference
-    time of the run). Samples are scaled to ``normalised_to`` (the reference time the
-    machine and environment keep across runs). ``fallback``: no process had a single
-    undisturbed sample, so the statistics use every sample, and a verdict on them says so.
+    time of the run) or, where more, the share of the CPU a sample lost. Samples are
+    scaled to ``normalised_to`` (the reference time the machine and environment keep
+    across runs). ``fallback``: no process had a single undisturbed sample, so the
+    statistics use every sample, and a verdict on them stands only if a machine up to
+    ``worst`` slow could not have made it.
     """
 
     samples: int
