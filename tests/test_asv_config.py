@@ -249,14 +249,39 @@ def test_environment_names_are_distinct_and_carry_the_variables(tmp_path):
 
 def test_command_prefixes_as_asv_reads_them():
     values = {"build_dir": "/b", "build_cache_dir": "/c", "env_dir": "/e"}
-    assert parse_template("in-dir={env_dir} A=1 return-code=0,3 B='x y' python -m pip "
-                          "wheel -w {build_cache_dir} {build_dir} C=2", values) == (
-        ["python", "-m", "pip", "wheel", "-w", "/c", "/b", "C=2"], {"A": "1", "B": "x y"},
-        {0, 3}, "/e")
-    assert parse_template("return-code=any true", values)[2] is None
-    for bad in ("in-dir=a in-dir=b true", "return-code=x true", "A=1", "echo {nope}"):
-        with pytest.raises(HistbenchError):
-            parse_template(bad, values)
+    command = parse_template("in-dir={env_dir} A=1 return-code=0,3 B='x y' python -m pip "
+                             "wheel -w {build_cache_dir} {build_dir} C=2", values)
+    assert command.argv == ["python", "-m", "pip", "wheel", "-w", "/c", "/b", "C=2"]
+    assert command.variables == {"A": "1", "B": "x y"}
+    assert command.codes == {0, 3} and command.in_dir == "/e"
+    assert parse_template("return-code=any true", values).codes is None
+    assert parse_template("true", values).codes == {0}
+
+
+BAD_PREFIXES = ["in-dir=a in-dir=b true", "return-code=0 A=1 return-code=1 true",
+                "return-code=x true", "return-code= true", "return-code=1,,2 true",
+                "return-code=-1 true", "A=1", "in-dir=x return-code=any"]
+
+
+@pytest.mark.parametrize("bad", [*BAD_PREFIXES, "echo {nope}"])
+def test_bad_command_prefixes_are_refused_when_run(bad):
+    values = {"build_dir": "/b", "build_cache_dir": "/c", "env_dir": "/e"}
+    with pytest.raises(HistbenchError, match="^command '"):
+        parse_template(bad, values)
+
+
+@pytest.mark.parametrize("bad", BAD_PREFIXES)
+@pytest.mark.parametrize("key", ["build_command", "install_command"])
+def test_a_config_whose_commands_the_runner_would_refuse_does_not_load(tmp_path, bad, key):
+    """The load-time check reads prefixes as the runner does: a config that loads never
+    fails on its own commands half-way through a run."""
+    commands = {"build_command": ["python -m build"], "install_command": ["pip install x"],
+                key: [bad]}
+    path = tmp_path / "histbench.json"
+    path.write_text(json.dumps({"project": "p", **commands}))
+    with pytest.raises(HistbenchError, match=f"{key}.*command '") as caught:
+        load_config(path)
+    assert "\n" not in str(caught.value)
 
 
 def test_stock_commands_become_histbenchs_own(tmp_path):

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from histbench.core.command_prefixes import split_prefixes
 from histbench.core.errors import HistbenchError
 from histbench.core.files import read_document_bytes
 
@@ -261,12 +262,9 @@ def _translate_commands(path: Path, asv: dict[str, Any], data: dict[str, Any]) -
 def _normal(command: str) -> list[str]:
     """A command's words without asv's prefixes, ``-m pip`` spelled ``-mpip``."""
     try:
-        words = shlex.split(command)
-    except ValueError:
+        words = split_prefixes(shlex.split(command)).argv
+    except ValueError:  # not shell syntax, or bad prefixes (PrefixError): compared as is
         return [command]
-    while words and (re.match(r"[A-Za-z_][A-Za-z0-9_]*=", words[0])
-                     or words[0].startswith(("in-dir=", "return-code="))):
-        words = words[1:]
     joined = " ".join(words)
     joined = re.sub(r"-m (pip|build)\b", r"-m\1", joined)
     return joined.split()

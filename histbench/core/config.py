@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from histbench.core import asv_conf
+from histbench.core.command_prefixes import PrefixError, split_prefixes
 from histbench.core.errors import HistbenchError
 from histbench.core.files import read_json
 from histbench.core.modes import MODES
@@ -148,7 +149,7 @@ def commit_url_problem(url: str) -> str | None:
 
 def command_problem(template: str) -> str | None:
     """Why a command template cannot run, or None: shell syntax shlex cannot split, a
-    placeholder histbench does not fill, a bad ``return-code=`` prefix."""
+    placeholder histbench does not fill, prefixes the runner would refuse."""
     try:
         words = shlex.split(template)
     except ValueError as exc:
@@ -165,13 +166,16 @@ def command_problem(template: str) -> str | None:
             if base not in PLACEHOLDERS:
                 return (f"command {template!r}: unknown placeholder {{{name}}} "
                         f"(known: {', '.join(PLACEHOLDERS)})")
-    for word in words:
-        if word.startswith("return-code=") and not re.fullmatch(r"return-code=(any|[0-9,]+)",
-                                                                 word):
-            return f"command {template!r}: bad {word!r} (return-code=any or =0,1,...)"
-        if not re.match(r"([A-Za-z_][A-Za-z0-9_]*=|in-dir=|return-code=)", word):
-            break
+    try:
+        split_prefixes(words)
+    except PrefixError as exc:
+        return f"command {template!r}: {exc}"
     return None
+
+
+def _in_dir(template: str) -> bool:
+    """Whether a command (one command_problem passed) names its own folder."""
+    return split_prefixes(shlex.split(template)).in_dir is not None
 
 
 def find_config(start: Path | None = None) -> Path:
@@ -299,7 +303,7 @@ def _build(path: Path, data: dict[str, Any]) -> Config:
         value = data.get(key, [])
         return [value] if isinstance(value, str) else list(value)
 
-    uninstall = [c if re.search(r"(^|\s)in-dir=", c) else f"in-dir={{env_dir}} {c}"
+    uninstall = [c if _in_dir(c) else f"in-dir={{env_dir}} {c}"
                  for c in command("uninstall_command")]  # asv runs it in the env's folder
 
     return Config(

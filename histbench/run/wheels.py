@@ -21,6 +21,7 @@ import time
 import zipfile
 from pathlib import Path
 
+from histbench.core.command_prefixes import Command, PrefixError, split_prefixes
 from histbench.core.errors import HistbenchError
 from histbench.measure import BUILD_SCRIPT
 from histbench.run import reaper
@@ -153,15 +154,17 @@ class CommitWheels:
                     "project", "conf_dir", "env_name", "env_dir", "env_type", "commit",
                     "build_dir", "build_cache_dir")}}
         for template in commands:
-            cmd, extra, codes, in_dir = parse_template(template, values)
-            cwd = build_dir if in_dir is None else Path(values["conf_dir"]) / in_dir
+            command = parse_template(template, values)
+            cmd = command.argv
+            cwd = build_dir if command.in_dir is None \
+                else Path(values["conf_dir"]) / command.in_dir
             try:
                 proc = reaper.run_kept(cmd, cwd=cwd, capture_output=True, text=True,
-                                       env={**base, **extra})
+                                       env={**base, **command.variables})
             except OSError as exc:  # no such program, or in-dir folder
                 raise BuildError(f"{cmd[0]}: cannot run ({exc.strerror or exc})",
                                  str(exc)) from None
-            if codes is not None and proc.returncode not in codes:
+            if command.codes is not None and proc.returncode not in command.codes:
                 log = (proc.stdout + proc.stderr)[-LOG_TAIL:]
                 raise BuildError(f"{cmd[0]} failed: {last_line(proc.stderr or proc.stdout)}",
                                  log)
@@ -208,44 +211,17 @@ class CommitWheels:
         return target
 
 
-def parse_template(template: str, values: dict[str, str]
-                   ) -> tuple[list[str], dict[str, str], set[int] | None, str | None]:
-    """(argv, variables, exit codes meaning success or None for any, in-dir or None) of a
-    command template, as asv reads one: the words are split and filled first, then leading
-    ``VAR=value``, ``return-code=`` and ``in-dir=`` words are taken off, in any order."""
+def parse_template(template: str, values: dict[str, str]) -> Command:
+    """A command template as asv reads one: the words are split and filled first, then
+    the prefixes are taken off (core/command_prefixes.py)."""
     try:
         words = [part.format(**values) for part in shlex.split(template)]
     except (KeyError, IndexError, ValueError) as exc:
         raise HistbenchError(f"command {template!r}: bad placeholder {exc}") from None
-    variables: dict[str, str] = {}
-    codes: set[int] | None = {0}
-    in_dir: str | None = None
-    seen: set[str] = set()
-    while words:
-        word = words[0]
-        assignment = re.match(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)\Z", word, re.S)
-        if assignment:
-            variables[assignment.group(1)] = assignment.group(2)
-        elif word.startswith(("return-code=", "in-dir=")):
-            prefix, value = word.split("=", 1)
-            if prefix in seen:
-                raise HistbenchError(f"command {template!r}: {prefix}= given twice")
-            seen.add(prefix)
-            if prefix == "in-dir":
-                in_dir = value
-            elif value == "any":
-                codes = None
-            elif re.fullmatch(r"[0-9]+(,[0-9]+)*", value):
-                codes = {int(v) for v in value.split(",")}
-            else:
-                raise HistbenchError(f"command {template!r}: bad {word!r} "
-                                     "(return-code=any or =0,1,...)")
-        else:
-            break
-        words = words[1:]
-    if not words:
-        raise HistbenchError(f"command {template!r}: nothing to run after its prefixes")
-    return words, variables, codes, in_dir
+    try:
+        return split_prefixes(words)
+    except PrefixError as exc:
+        raise HistbenchError(f"command {template!r}: {exc}") from None
 
 
 def read_build_system(build_dir: Path) -> tuple[str, list[str], list[str]]:
