@@ -213,7 +213,15 @@ def test_merge_identical_copies_and_partial_shards(tmp_path):
     assert len(shards.iter_overlap_files(repo / "results", MACHINE)) == 3
 
 
-@pytest.mark.parametrize("problem", ["corrupt", "misplaced", "machine-folder", "empty"])
+BAD_CALIBRATIONS = {  # each refused as the runner refuses it (store/calibration_file.py)
+    "calibration-level": {"__reference_levels__": {ENV: -1.0}},
+    "calibration-count": {ENV: {"bench.time_work": {"version": "v1", "numbers": {"0": 0}}}},
+    "calibration-shape": {ENV: ["not", "an", "object"]},
+}
+
+
+@pytest.mark.parametrize("problem", ["corrupt", "misplaced", "machine-folder", "empty",
+                                     *BAD_CALIBRATIONS])
 def test_merge_validates_folders(tmp_path, problem):
     repo = tmp_path / "repo"
     hashes = make_repo(repo, [ToyCommit()] * 3)
@@ -226,6 +234,9 @@ def test_merge_validates_folders(tmp_path, problem):
         path.rename(path.with_name(f"{hashes[1][:12]}-{ENV}.json"))
     elif problem == "machine-folder":
         given = folder / MACHINE
+    elif problem in BAD_CALIBRATIONS:
+        (folder / MACHINE / "calibration.json").write_text(
+            json.dumps(BAD_CALIBRATIONS[problem]))
     else:
         given = tmp_path / "nothing"
         given.mkdir()

@@ -28,11 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from histbench.core.errors import HistbenchError
-from histbench.core.files import read_json, write_atomic
-from histbench.store import machine, results, shards
+from histbench.core.files import write_atomic
+from histbench.store import calibration_file, machine, results, shards
 from histbench.store.shards import ShardLabel
-
-CALIBRATION_FILE = "calibration.json"
 
 
 @dataclass
@@ -215,26 +213,19 @@ def _calibrations(sources: list[Path], target: Path) -> list[tuple[Path, str]]:
     writes = []
     names = {m.name for s in sources for m in _machine_dirs(s)}
     for name in sorted(names):
-        mine = target / name / CALIBRATION_FILE
-        merged = _calibration(mine) if mine.is_file() else {}
+        mine = target / name / calibration_file.FILE_NAME
+        merged = calibration_file.read(mine) if mine.is_file() else {}
         before = json.dumps(merged, sort_keys=True)
         for source in sources:
-            path = source / name / CALIBRATION_FILE
+            path = source / name / calibration_file.FILE_NAME
             if path.is_file():
-                for key, entries in _calibration(path).items():
+                for key, entries in calibration_file.read(path).items():
                     into = merged.setdefault(key, {})
                     for sub, value in entries.items():
                         into.setdefault(sub, value)
         if json.dumps(merged, sort_keys=True) != before:
             writes.append((mine, json.dumps(merged, indent=1) + "\n"))
     return writes
-
-
-def _calibration(path: Path) -> dict[str, dict[str, Any]]:
-    data = read_json(path, "calibration file")
-    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
-        raise HistbenchError(f"{path}: not a histbench calibration file")
-    return data
 
 
 def _benchmarks(sources: list[Path], target: Path) -> dict[str, dict[str, Any]] | None:
