@@ -193,7 +193,9 @@ class _Canvas:
         ax = _new_axes()
         ax.patch.set_visible(False)
         if by_date:
-            locator = AutoDateLocator(maxticks=7)
+            # minticks 3 (not 5): with 5 to 7, spans such as 4 years fit no interval, and
+            # matplotlib warns on stderr at every plot
+            locator = AutoDateLocator(minticks=3, maxticks=7)
             ax.xaxis.set_major_locator(locator)
             ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
         else:
