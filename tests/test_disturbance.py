@@ -24,7 +24,7 @@ from histbench.analysis.run_diff import compare_runs
 from histbench.core.errors import HistbenchError
 from histbench.measure import disturbance
 from histbench.run.rounds import BenchmarkRounds, ProcessEnv, QuietLevel, Settings, run_suite
-from histbench.run.suite import discover
+from histbench.run.suite import BenchmarkSpec, discover
 from histbench.store.results import BenchmarkResult, Disturbance, RunResults
 
 BENCH_DIR = Path(__file__).resolve().parent.parent / "bench"
@@ -100,16 +100,23 @@ def track_constant():
 """
 
 
-def measure(tmp_path: Path, module: str, source: str, settings: Settings
-            ) -> list[BenchmarkResult]:
-    """Run a one-file suite written into ``tmp_path`` with the real worker."""
+def one_file_suite(tmp_path: Path, module: str, source: str
+                   ) -> tuple[list[BenchmarkSpec], ProcessEnv]:
+    """A suite of one file written into ``tmp_path``, and where the real worker runs it."""
     bench = tmp_path / "benchmarks"
     bench.mkdir()
     (bench / "__init__.py").write_text("")
     (bench / f"{module}.py").write_text(source)
     suite = discover(sys.executable, bench)
-    penv = ProcessEnv(python=sys.executable, benchmark_dir=bench, workdir=tmp_path)
-    return run_suite(penv, suite.benchmarks, settings)
+    return suite.benchmarks, ProcessEnv(python=sys.executable, benchmark_dir=bench,
+                                        workdir=tmp_path)
+
+
+def measure(tmp_path: Path, module: str, source: str, settings: Settings
+            ) -> list[BenchmarkResult]:
+    """Run a one-file suite written into ``tmp_path`` with the real worker."""
+    benchmarks, penv = one_file_suite(tmp_path, module, source)
+    return run_suite(penv, benchmarks, settings)
 
 
 @pytest.fixture
@@ -281,11 +288,7 @@ def time_steady():
 
 
 def _steady_rounds(tmp_path: Path, settings: Settings, quiet: QuietLevel):
-    bench = tmp_path / "benchmarks"
-    bench.mkdir()
-    (bench / "bench_steady.py").write_text(STEADY)
-    [spec] = discover(sys.executable, bench).benchmarks
-    penv = ProcessEnv(python=sys.executable, benchmark_dir=bench, workdir=tmp_path)
+    [spec], penv = one_file_suite(tmp_path, "bench_steady", STEADY)
     rounds = BenchmarkRounds(spec)
 
     def again() -> bool:

@@ -151,8 +151,7 @@ def _split_disturbed(result: BenchmarkResult, outs: list[Outcome], quiet: QuietL
         # (instruction counts never come here: combine_instructions)
         result.process_samples = [o.samples for o in outs]
         return
-    typical = disturbance.typical_share([v for o in outs for v in o.cpu_shares])
-    flags = [o.disturbed(quiet, typical) for o in outs]
+    flags, typical = disturbed_flags(outs, quiet)
     scaled = [disturbance.normalised(o.samples, o.references, quiet.anchor) for o in outs]
     clean = [[v for v, bad in zip(values, f, strict=True) if not bad]
              for values, f in zip(scaled, flags, strict=True)]
@@ -167,6 +166,16 @@ def _split_disturbed(result: BenchmarkResult, outs: list[Outcome], quiet: QuietL
         slowdown=statistics.median(slowdowns) if slowdowns else 1.0,
         worst=max(slowdowns, default=1.0), reference_level=quiet.seconds,
         normalised_to=quiet.anchor, fallback=fallback)
+
+
+def disturbed_flags(outs: list[Outcome], quiet: QuietLevel) -> tuple[list[list[bool]], float]:
+    """Per process, which of its samples the machine disturbed, judged against the run's
+    quiet level and the benchmark's typical CPU share over all these processes (one that
+    spent its whole life in a burst has no quiet share of its own); and that share. The
+    one judgement behind a result's statistics and the runner's check for a round more
+    (rounds.MIN_QUIET)."""
+    typical = disturbance.typical_share([v for o in outs for v in o.cpu_shares])
+    return [o.disturbed(quiet, typical) for o in outs], typical
 
 
 def _slowdowns(outs: list[Outcome], level: float | None, typical: float) -> list[float]:

@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from histbench.core.modes import MeasureMode
-from histbench.measure import disturbance
 from histbench.run import valgrind
-from histbench.run.combine import combine, combine_energy, failed_results
+from histbench.run.combine import combine, combine_energy, disturbed_flags, failed_results
 from histbench.run.settings import QuietLevel, Settings
 from histbench.run.suite import BenchmarkSpec
 from histbench.run.worker_process import (
@@ -125,49 +124,57 @@ class BenchmarkRounds:
         for a benchmark on first use, and one that never ran keeps none."""
         if self.given_up is not None:
             return False
-        counted = settings.mode_for(self.bench) == MeasureMode.INSTRUCTIONS
         cache = setup_cache_for(penv, self.bench, caches, tmp)
         if cache is not None and cache.status != Status.OK:
-            record = valgrind.prepare().record if counted else None
+            record = valgrind.prepare().record if self._counted(settings) else None
             self.given_up = failed_results(self.bench, cache.status, cache.reason or "",
                                            cache.stderr_tail, valgrind=record)
             return False
         indices = surviving(self.bench, self.rounds)
         if not indices:
             return False
-        known = numbers()
+        self._run(penv, settings, cache, indices, numbers(), quiet)
+        return True
+
+    def top_up(self, penv: ProcessEnv, settings: Settings, caches: dict[str, CacheOutcome],
+               tmp: Path, numbers: Callable[[], dict[int, int]], quiet: QuietLevel,
+               announce: Callable[[], None] | None = None) -> bool:
+        """One more round for the parameter sets left short of quiet samples (MIN_QUIET),
+        at most TOP_UPS times, ``announce`` called first; False when none was needed or
+        allowed."""
+        short = self.short_of_quiet(quiet) if settings.reject_disturbed else []
+        if not short or self.top_ups >= TOP_UPS or self.given_up is not None:
+            return False
+        self.top_ups += 1
+        if announce is not None:
+            announce()
+        self._run(penv, settings, setup_cache_for(penv, self.bench, caches, tmp), short,
+                  numbers(), quiet)
+        return True
+
+    def _run(self, penv: ProcessEnv, settings: Settings, cache: CacheOutcome | None,
+             indices: list[int], known: dict[int, int], quiet: QuietLevel) -> None:
+        counted = self._counted(settings)
         for outcome in run_round(penv, self.bench, indices, settings, numbers=known,
                                  cache_file=cache.path if cache else None, quiet=quiet):
             self.rounds.append(outcome)
             if not counted:  # one call per count: not a loop count for time mode to reuse
                 remember_numbers(known, outcome)
-        return True
 
-    def top_up(self, penv: ProcessEnv, settings: Settings, caches: dict[str, CacheOutcome],
-               tmp: Path, numbers: Callable[[], dict[int, int]], quiet: QuietLevel) -> bool:
-        """One more round for the parameter sets left short of quiet samples (MIN_QUIET),
-        at most TOP_UPS times; False when none was needed or allowed."""
-        short = self.short_of_quiet(quiet) if settings.reject_disturbed else []
-        if not short or self.top_ups >= TOP_UPS or self.given_up is not None:
-            return False
-        self.top_ups += 1
-        cache = setup_cache_for(penv, self.bench, caches, tmp)
-        known = numbers()
-        for outcome in run_round(penv, self.bench, short, settings, numbers=known,
-                                 cache_file=cache.path if cache else None, quiet=quiet):
-            self.rounds.append(outcome)
-        return True
+    def _counted(self, settings: Settings) -> bool:
+        return settings.mode_for(self.bench) == MeasureMode.INSTRUCTIONS
 
     def short_of_quiet(self, quiet: QuietLevel) -> list[int]:
-        """Parameter sets whose undisturbed samples over every round, judged now, number
-        fewer than MIN_QUIET, or than the samples measured where those were fewer."""
+        """Parameter sets whose undisturbed samples over every round, judged now as
+        ``combine`` will judge them, number fewer than MIN_QUIET, or than the samples
+        measured where those were fewer."""
         short = []
         for index in surviving(self.bench, self.rounds):
-            outs = [rd[index] for rd in self.rounds if index in rd and rd[index].references]
-            if not outs:  # no gauge (other kinds, --keep-disturbed): nothing to judge
+            outs = [rd[index] for rd in self.rounds if index in rd]
+            if not any(o.references for o in outs):  # no gauge: nothing to judge
                 continue
-            typical = disturbance.typical_share([v for o in outs for v in o.cpu_shares])
-            quiet_samples = sum(not bad for o in outs for bad in o.disturbed(quiet, typical))
+            flags, _ = disturbed_flags(outs, quiet)
+            quiet_samples = sum(not bad for f in flags for bad in f)
             if quiet_samples < min(MIN_QUIET, sum(len(o.samples) for o in outs)):
                 short.append(index)
         return short

@@ -115,11 +115,11 @@ class Interleaved:
         folder = tmp / p.info.hash
         folder.mkdir(exist_ok=True)
         for rounds in state.benchmarks.values():
-            if rounds.short_of_quiet(ctx.quiet):
-                ctx.progress.position(f"one more round {p.info.short} {rounds.bench.name}: "
-                                      "too few undisturbed samples")
             rounds.top_up(penv, ctx.settings, state.caches, folder,
-                          lambda b=rounds.bench: ctx.calibration.numbers(b), ctx.quiet)
+                          lambda b=rounds.bench: ctx.calibration.numbers(b), ctx.quiet,
+                          announce=lambda b=rounds.bench: ctx.progress.position(
+                              f"one more round {p.info.short} {b.name}: too few undisturbed "
+                              "samples"))
 
     def _results(self, ctx: EnvRun, state: _CommitRounds) -> list[BenchmarkResult]:
         found = [r for rounds in state.benchmarks.values() for r in rounds.results(ctx.quiet)]
