@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from histbench.analysis.steps.noise import mad_sd
+
 MIN_MEMBERS = 5  # timing series stepping in a cluster, at least, for a machine shift
 BROAD = 0.15  # ... and this share of the timing series measured across it
 AGREE = 0.75  # share of them moving in the direction of their median
@@ -91,8 +93,7 @@ def level_noise(levels: np.ndarray) -> np.ndarray:
     for row, series in enumerate(levels):
         values = series[~np.isnan(series)]
         if values.size > 2:
-            diffs = np.diff(values)
-            out[row] = 1.4826 * float(np.median(np.abs(diffs - np.median(diffs)))) / SQRT2
+            out[row] = mad_sd(np.diff(values)) / SQRT2
     return out
 
 
@@ -143,7 +144,7 @@ def code_suspects(shift: Shift, beta: np.ndarray, noise: np.ndarray) -> dict[int
     if finite.size < MIN_MEMBERS:
         return {}
     centre = float(np.median(finite))
-    scale = max(1.4826 * float(np.median(np.abs(finite - centre))), MIN_SCALE)
+    scale = max(mad_sd(finite), MIN_SCALE)
     own = OUTLIER_SDS * MOVE_NOISE * noise
     bound = np.maximum(max(OUTLIER_SDS * scale, MIN_CODE), own)
     suspects = {row: float(r) for row, r in enumerate(residual)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from histbench.analysis.steps.noise import level_variances, noise_sd
+from histbench.analysis.steps.noise import MAD_TO_SD, level_variances, noise_sd
 from histbench.core.errors import HistbenchError
 
 TRIM_SDS = 3.0  # samples further from their commit's median are outliers
@@ -131,7 +131,7 @@ def _trimmed_means(x: np.ndarray, commits: _Commits) -> tuple[np.ndarray, np.nda
     dev = np.abs(x - med[group])
     mad = commits.median(commits.sort(dev))
     several = commits.sizes >= 3
-    spread = 1.4826 * float(np.median(mad[several])) if several.any() else 0.0
+    spread = MAD_TO_SD * float(np.median(mad[several])) if several.any() else 0.0
     keep = dev <= TRIM_SDS * spread
     kept = commits.total(keep)
     total = commits.total(np.where(keep, x, 0.0))

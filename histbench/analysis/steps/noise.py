@@ -13,15 +13,21 @@ from histbench.core.scipy_special import special
 TRIM_DIFFS = 0.1  # share of the largest differences between levels left out of their SD
 MAD_EFFICIENCY = 0.37  # of the MAD against the SD, for the degrees of freedom of the noise
 ZERO_NOISE = 1e-9  # relative noise floor when the data shows none at all
+MAD_TO_SD = 1.4826  # a gaussian's SD over its median absolute deviation
+
+
+def mad_sd(d: np.ndarray) -> float:
+    """A gaussian's SD from the median absolute deviation about the median (0 when most
+    values are equal)."""
+    if d.size == 0:
+        return 0.0
+    return MAD_TO_SD * float(np.median(np.abs(d - np.median(d))))
 
 
 def robust_sd(d: np.ndarray) -> float:
     """SD from the MAD; from the mean absolute deviation when most values are equal."""
-    if d.size == 0:
-        return 0.0
-    d = d - np.median(d)
-    sd = 1.4826 * float(np.median(np.abs(d)))
-    return sd if sd > 0 else 1.2533 * float(np.mean(np.abs(d)))
+    sd = mad_sd(d)
+    return sd if sd > 0 or d.size == 0 else 1.2533 * float(np.mean(np.abs(d - np.median(d))))
 
 
 def noise_sd(d: np.ndarray) -> float:
